@@ -93,6 +93,11 @@ ensure_redis() {
   die "Redis did not start (see $STATE_DIR/redis/redis.log)"
 }
 
+ensure_test_tools() {
+  # LibreOffice reads the workbooks sam-backup writes, as a person's spreadsheet program would.
+  command -v soffice >/dev/null || apt_install libreoffice-calc-nogui
+}
+
 export_env() {
   export SAM_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   export SAM_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
@@ -130,6 +135,7 @@ case "$cmd" in
     ;;
   test)
     setup
+    ensure_test_tools
     cd "$ROOT"
     log "lint (biome)"
     pnpm lint
@@ -137,7 +143,10 @@ case "$cmd" in
     pnpm exec turbo run typecheck --output-logs=errors-only
     build
     log "tests (vitest, real PostgreSQL and Redis)"
-    pnpm exec vitest run "$@"
+    status=0
+    pnpm exec vitest run "$@" || status=$?
+    node scripts/test-summary.mjs || true
+    exit "$status"
     ;;
   stop)
     "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && as_root runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop || true
