@@ -146,6 +146,45 @@ describe('hostile zips are refused before any use', () => {
     expect(report.problems).toEqual([expect.objectContaining({ code: 'HEADER_MISMATCH', entry: e.name })]);
   });
 
+  test('a local header lying about its sizes or CRC-32 → HEADER_MISMATCH when read', async () => {
+    const e = {
+      name: 'odoo_data/model_list.json',
+      data: Buffer.from('{"a":1}'),
+      localSizes: { compressed: 1 << 20, uncompressed: 1 << 20 },
+    };
+    const path = join(dir, 'local-size-lie.zip');
+    await writeFile(path, bundleOf([good, e]));
+    const report = await verifyBundle(path);
+    expect(report.problems).toEqual([expect.objectContaining({ code: 'HEADER_MISMATCH', entry: e.name })]);
+  });
+
+  test('data that inflates beyond the size declared everywhere → SIZE_MISMATCH while streaming, never served', async () => {
+    // Directory, local header and manifest all say 10 bytes; the deflate stream holds 100,000.
+    const real = Buffer.alloc(100_000, 0x41);
+    const e = {
+      name: ENTRY_GRAPH,
+      data: real,
+      method: 8 as const,
+      centralUncompressedSize: 10,
+      localSizes: { uncompressed: 10 },
+    };
+    const path = join(dir, 'expands.zip');
+    await writeFile(
+      path,
+      bundleOf([good, e], [good, { name: e.name, data: real.subarray(0, 10), compression: 'deflate' }]),
+    );
+    const reader = await openBundle(path);
+    let served = 0;
+    const consumed = (async () => {
+      for await (const chunk of await reader.openEntry(e.name)) served += (chunk as Buffer).length;
+    })();
+    await expect(consumed).rejects.toMatchObject({ code: 'SIZE_MISMATCH', entry: e.name });
+    expect(served).toBeLessThanOrEqual(10);
+    await reader.close();
+    const report = await verifyBundle(path);
+    expect(report.problems).toEqual([expect.objectContaining({ code: 'SIZE_MISMATCH', entry: e.name })]);
+  });
+
   test('content that differs from the manifest → CHECKSUM_MISMATCH when read, naming the entry', async () => {
     const e = { name: 'odoo_data/model_list.json', data: Buffer.from('{"tampered":true}') };
     const path = join(dir, 'tampered.zip');

@@ -19,6 +19,8 @@ export interface RawEntry {
   localName?: string;
   /** Override the CRC-32 in both headers. */
   crc?: number;
+  /** Override the sizes in the local header only (the central directory keeps the true ones). */
+  localSizes?: { compressed?: number; uncompressed?: number };
 }
 
 export function buildZip(entries: readonly RawEntry[]): Buffer {
@@ -40,8 +42,8 @@ export function buildZip(entries: readonly RawEntry[]): Buffer {
     local.writeUInt16LE(0, 10);
     local.writeUInt16LE(0x21, 12);
     local.writeUInt32LE(crc >>> 0, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt32LE(e.localSizes?.compressed ?? body.length, 18);
+    local.writeUInt32LE(e.localSizes?.uncompressed ?? e.data.length, 22);
     local.writeUInt16LE(localName.length, 26);
     local.writeUInt16LE(0, 28);
     locals.push(local, localName, body);
