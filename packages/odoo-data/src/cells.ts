@@ -5,7 +5,7 @@
  * cell for `boolean`, a string cell holding PostgreSQL's text form for everything else, no cell
  * for NULL, and a string cell for ''.
  */
-import type { Cell } from '@sam-backup/workbook';
+import type { Cell, ReadCell } from '@sam-backup/workbook';
 
 export type ColumnKind = 'number' | 'bool' | 'text';
 
@@ -39,9 +39,17 @@ export function toCell(kind: ColumnKind, value: string | null): Cell {
  * number, as a spreadsheet writes it); a boolean cell gives 't'/'f' for boolean columns and
  * 'true'/'false' otherwise.
  */
-export function fromCell(kind: ColumnKind, cell: Cell | undefined): string | null {
+export function fromCell(kind: ColumnKind, cell: ReadCell | undefined): string | null {
   if (cell == null) return null;
+  if (cell.t === 'e') throw new CellError(cell.v);
   if (cell.t === 'b') return kind === 'bool' ? (cell.v ? 't' : 'f') : cell.v ? 'true' : 'false';
   if (cell.t === 'n' && kind === 'bool') return cell.v === '0' ? 'f' : 't';
   return cell.v;
+}
+
+/** A cell holding a spreadsheet error value (#N/A, #REF!, …): no PostgreSQL value corresponds. */
+export class CellError extends Error {
+  constructor(readonly value: string) {
+    super(`the cell holds the spreadsheet error ${value}`);
+  }
 }

@@ -8,7 +8,7 @@ import { BundleError, type BundleReader, ENTRY } from '@sam-backup/bundle';
 import { cutCellText } from '@sam-backup/workbook';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { type ColumnKind, columnKind, fromCell } from './cells.js';
+import { CellError, type ColumnKind, columnKind, fromCell } from './cells.js';
 import { escapeCopy } from './copytext.js';
 import { OdooDataError, OdooDataRefusedError } from './errors.js';
 import { connect, type OdooProgress } from './export.js';
@@ -673,11 +673,22 @@ async function loadStage(
         keyIdx = header.indexOf(keyName);
         continue;
       }
-      const keyText = keyIdx >= 0 ? fromCell(kinds.get(keyName) ?? 'text', row.cells[keyIdx]) : null;
+      const cellText = (kind: ColumnKind, idx: number, col: string): string | null => {
+        try {
+          return fromCell(kind, row.cells[idx]);
+        } catch (err) {
+          if (!(err instanceof CellError)) throw err;
+          throw new OdooDataError(
+            'BAD_BUNDLE',
+            `sheet ${sheet}, row ${row.rowNumber}, column ${col}: ${err.message}; put the value back (or clear the cell for NULL) and restore again`,
+          );
+        }
+      };
+      const keyText = keyIdx >= 0 ? cellText(kinds.get(keyName) ?? 'text', keyIdx, keyName) : null;
       let line = '';
       for (let i = 0; i < positions.length; i++) {
         const p = positions[i] as { col: string; kind: ColumnKind; idx: number };
-        let v = fromCell(p.kind, row.cells[p.idx]);
+        let v = cellText(p.kind, p.idx, p.col);
         if (overflow && v !== null) {
           const full = overflow.get(`${keyText}\u0000${p.col}`);
           if (full !== undefined && cutCellText(full) === v) v = full;

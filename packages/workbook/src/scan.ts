@@ -42,6 +42,11 @@ export interface ScanHandler {
    * return the position after them, or return -1 to let the scanner go on as usual.
    */
   cellContent?(s: string, pos: number): number;
+  /**
+   * Called at each start tag (s[lt] is '<') before it is parsed: the handler may read the element
+   * itself and return the position to go on from, or return -1 to let the scanner read it.
+   */
+  startElement?(s: string, lt: number): number;
 }
 
 /** Maps the local name s[from, to) to a NAME_* code. */
@@ -209,6 +214,13 @@ export class XmlScanner {
         this.declaration(s, lt, end);
         pos = end + 2;
         continue;
+      }
+      if (h.startElement !== undefined) {
+        const after = h.startElement(s, lt);
+        if (after >= 0) {
+          pos = after;
+          continue;
+        }
       }
       // A start tag: its name, then its attributes (each value found by its closing quote, so a
       // '>' inside a value is no end), then '>' or '/>'.

@@ -146,6 +146,20 @@ describe('write → read round trip', () => {
     expect(source.closed).toBe(true);
   });
 
+  it('writes zip64 records when asked (they come by themselves past 4 GiB) and reads them back', async () => {
+    const rows: Cell[][] = Array.from({ length: 100 }, (_, i) => [
+      { t: 'n', v: String(i) },
+      { t: 's', v: 'z'.repeat(i) },
+    ]);
+    const path = nextPath();
+    await writeWorkbook(path, [{ name: 'z', rows }], { forceZip64: true });
+    const bytes = await readFile(path);
+    // The zip64 end of central directory record and its locator are there.
+    expect(bytes.includes(Buffer.from([0x50, 0x4b, 0x06, 0x06]))).toBe(true);
+    expect(bytes.includes(Buffer.from([0x50, 0x4b, 0x06, 0x07]))).toBe(true);
+    expect((await readWorkbook(path)).rows.get('z')).toEqual(expectedRows(rows));
+  });
+
   it('writes several sheets one after another, each readable alone and in any order', async () => {
     const sheets: SheetSpec[] = Array.from({ length: 5 }, (_, k) => ({
       name: `sheet ${k}`,
