@@ -15,17 +15,45 @@ const ADMIN = process.env.SAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5543
 const self = fileURLToPath(import.meta.url);
 const peak = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
+/** Milliseconds spent in each progress phase (export: export, filestore; restore: load … verify). */
+function phaseClock(start) {
+  const spent = {};
+  let phase = 'prepare';
+  let since = start;
+  return {
+    onProgress(p) {
+      if (p.phase === phase) return;
+      const now = performance.now();
+      spent[phase] = (spent[phase] ?? 0) + Math.round(now - since);
+      phase = p.phase;
+      since = now;
+    },
+    done() {
+      spent[phase] = (spent[phase] ?? 0) + Math.round(performance.now() - since);
+      return spent;
+    },
+  };
+}
+
 if (process.argv[2] === '--export') {
   const [, , , url, filestore, dir] = process.argv;
   const writer = await BundleWriter.create({ dir, name: 'bench.zip' });
   const t = performance.now();
-  const r = await exportOdooData({ databaseUrl: url, filestoreDir: filestore, bundle: writer });
+  const phases = phaseClock(t);
+  const r = await exportOdooData({
+    databaseUrl: url,
+    filestoreDir: filestore,
+    bundle: writer,
+    onProgress: phases.onProgress,
+  });
   const ms = performance.now() - t;
   await writer.finalize({ tool: { name: 'bench', version: '0' }, components: { odoo: r.component } });
   console.log(
     JSON.stringify({
       rows: r.rows,
       ms: Math.round(ms),
+      phases: phases.done(),
+      files: r.files,
       peakRssMB: peak(),
       tables: r.modelList.tables.map((x) => x.table),
     }),
@@ -36,12 +64,19 @@ if (process.argv[2] === '--restore') {
   const [, , , url, filestore, bundlePath] = process.argv;
   const reader = await openBundle(bundlePath);
   const t = performance.now();
-  const r = await restoreOdooData({ databaseUrl: url, filestoreDir: filestore, bundle: reader });
+  const phases = phaseClock(t);
+  const r = await restoreOdooData({
+    databaseUrl: url,
+    filestoreDir: filestore,
+    bundle: reader,
+    onProgress: phases.onProgress,
+  });
   const ms = performance.now() - t;
   console.log(
     JSON.stringify({
       rows: r.tables.reduce((a, x) => a + x.rowsInBundle, 0),
       ms: Math.round(ms),
+      phases: phases.done(),
       peakRssMB: peak(),
     }),
   );
@@ -92,8 +127,19 @@ try {
     JSON.stringify({
       scale: scaleArg,
       rows: exp.rows,
-      export: { ms: exp.ms, rowsPerSec: Math.round(exp.rows / (exp.ms / 1000)), peakRssMB: exp.peakRssMB },
-      restore: { ms: res.ms, rowsPerSec: Math.round(res.rows / (res.ms / 1000)), peakRssMB: res.peakRssMB },
+      export: {
+        ms: exp.ms,
+        rowsPerSec: Math.round(exp.rows / (exp.ms / 1000)),
+        phases: exp.phases,
+        files: exp.files,
+        peakRssMB: exp.peakRssMB,
+      },
+      restore: {
+        ms: res.ms,
+        rowsPerSec: Math.round(res.rows / (res.ms / 1000)),
+        phases: res.phases,
+        peakRssMB: res.peakRssMB,
+      },
       workbookBytes,
       bundleBytes: (await stat(bundlePath)).size,
       pgDump: { ms: Math.round(dumpMs), ok: d.status === 0, exportRatio: +(exp.ms / dumpMs).toFixed(2) },

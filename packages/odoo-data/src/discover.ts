@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import { OdooDataError } from './errors.js';
-import type { ColumnSpec } from './model-list.js';
+import type { ColumnSpec, RowFilter } from './model-list.js';
 
 export const DEFAULT_MODULE_PATTERNS = ['ai_*', 'sam_*'] as const;
 export const SECRET_COLUMN_PATTERN = /password|passwd|api_key|apikey|secret|token|private_key|credential/i;
@@ -20,7 +20,7 @@ export interface PlannedTable {
   model: string | null;
   kind: 'model' | 'extension' | 'relation' | 'subset';
   module: string | null;
-  filter: { column: string; values: string[] } | null;
+  filter: RowFilter | null;
   key: string[];
   columns: ColumnSpec[];
   /** Columns whose names mark them as credentials. */
@@ -125,6 +125,42 @@ async function foreignKeys(db: pg.ClientBase, table: string): Promise<ForeignKey
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Field types that never have a column of their own (binary fields are attachments by default). */
+const NO_COLUMN_TYPES = new Set(['one2many', 'many2many', 'binary']);
+
+/**
+ * The table of a model: the model name with dots as underscores, unless the model sets its own
+ * `_table`. Odoo keeps no table name in ir_model, but it comments every table it creates with the
+ * model's description (`COMMENT ON TABLE … IS _description`): a table of another name carrying that
+ * comment, not the default table of another model, and having a column for every stored field of
+ * the model, is the model's table — when exactly one matches. Null when there is none (abstract).
+ */
+async function modelTable(
+  db: pg.ClientBase,
+  model: string,
+  description: string | null,
+  fields: readonly FieldRow[],
+  defaultTables: ReadonlySet<string>,
+): Promise<string | null> {
+  const table = model.replace(/\./g, '_');
+  if (await tableExists(db, table)) return table;
+  if (!description) return null;
+  const candidates = await db.query<{ table: string }>(
+    `SELECT c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = current_schema() AND c.relkind IN ('r','p')
+       AND obj_description(c.oid, 'pg_class') = $1 ORDER BY 1`,
+    [description],
+  );
+  const needed = fields.filter((f) => f.store !== false && !NO_COLUMN_TYPES.has(f.ttype)).map((f) => f.name);
+  const matches: string[] = [];
+  for (const { table: candidate } of candidates.rows) {
+    if (defaultTables.has(candidate)) continue;
+    const cols = new Set((await tableColumns(db, candidate)).map((c) => c.name));
+    if (cols.has('id') && needed.every((n) => cols.has(n))) matches.push(candidate);
+  }
+  return matches.length === 1 ? (matches[0] as string) : null;
 }
 
 interface FieldRow {
@@ -232,20 +268,25 @@ export async function discover(db: pg.ClientBase, opts: DiscoverOptions = {}): P
   };
 
   const ordered = [...owners.rows].sort((a, b) => a.model.localeCompare(b.model));
+  const defaultTables = new Set(owners.rows.map((o) => o.model.replace(/\./g, '_')));
+  const binaryFields: Array<[string, string]> = [];
   for (const o of ordered) {
     const ownedHere = chosen.has(o.module);
     if (!ownedHere && !touchedSet.has(o.model)) continue;
-    const table = o.model.replace(/\./g, '_');
     if (ownedHere) {
       if (o.transient) {
         skipped.push({ model: o.model, reason: 'transient (wizard) model' });
         continue;
       }
-      if (!(await tableExists(db, table))) {
-        skipped.push({ model: o.model, reason: `abstract model (no table ${table})` });
+      const fields = await modelFields(db, o.model);
+      const table = await modelTable(db, o.model, o.info, fields, defaultTables);
+      if (table === null) {
+        skipped.push({
+          model: o.model,
+          reason: `abstract model (no table ${o.model.replace(/\./g, '_')}, none commented "${o.info ?? ''}")`,
+        });
         continue;
       }
-      const fields = await modelFields(db, o.model);
       const byName = new Map(fields.map((f) => [f.name, f]));
       const cols = await tableColumns(db, table);
       models.push(o.model);
@@ -265,11 +306,17 @@ export async function discover(db: pg.ClientBase, opts: DiscoverOptions = {}): P
         if (f.ttype === 'many2many' && f.store !== false) await addRelation(f, o.module);
       }
     } else {
-      if (o.transient || !(await tableExists(db, table))) continue;
+      if (o.transient) continue;
       const fields = await modelFields(db, o.model);
+      const table = await modelTable(db, o.model, o.info, fields, defaultTables);
+      if (table === null) continue;
       const cols = await tableColumns(db, table);
       const colNames = new Set(cols.map((c) => c.name));
       const added = fields.filter((f) => f.module !== null && chosen.has(f.module) && f.store !== false);
+      // Binary fields without a column live in ir_attachment (res_model, res_field).
+      for (const f of added) {
+        if (f.ttype === 'binary' && !colNames.has(f.name)) binaryFields.push([o.model, f.name]);
+      }
       const addedCols = added.filter(
         (f) => colNames.has(f.name) && f.ttype !== 'many2many' && f.ttype !== 'one2many',
       );
@@ -312,23 +359,66 @@ export async function discover(db: pg.ClientBase, opts: DiscoverOptions = {}): P
     ['mail_message', 'model', 'chatter messages of the backed-up records'],
     ['mail_followers', 'res_model', 'followers of the backed-up records'],
   ];
+  const modelValues = [...models].sort();
+  const subsetFilters = new Map<string, RowFilter>();
   for (const [table, column, description] of subsets) {
     if (!(await tableExists(db, table))) continue;
     const cols = await tableColumns(db, table);
     if (!cols.some((c) => c.name === column) || !cols.some((c) => c.name === 'id')) continue;
     const fields = await modelFields(db, table.replace(/_/g, '.'));
+    const filter: RowFilter = { column, values: modelValues };
+    if (table === 'ir_attachment' && binaryFields.length > 0 && cols.some((c) => c.name === 'res_field')) {
+      filter.pairs = { columns: ['res_model', 'res_field'], values: [...binaryFields].sort() };
+    }
+    subsetFilters.set(table, filter);
     tables.push({
       table,
       model: table.replace(/_/g, '.'),
       kind: 'subset',
       module: null,
-      filter: { column, values: [...models].sort() },
+      filter,
       key: ['id'],
       columns: columnSpecs(cols, new Map(fields.map((f) => [f.name, f]))),
       secretColumns: cols.filter((c) => isSecretColumn(c.name, c.pgType, extraSecrets)).map((c) => c.name),
       foreignKeys: await foreignKeys(db, table),
       description,
     });
+  }
+
+  // Rows that hang off the backed-up chatter (recipients, attachments, tracking values,
+  // notifications, reactions of the messages; subtypes of the followers): every table whose
+  // foreign key to mail_message or mail_followers deletes in cascade, i.e. that Odoo itself treats
+  // as part of the parent row. They are selected through their parent (RowFilter.parent).
+  const planned = new Set(tables.map((t) => t.table));
+  for (const parent of CHATTER_PARENTS) {
+    const parentFilter = subsetFilters.get(parent);
+    if (!parentFilter) continue;
+    for (const child of await cascadeChildren(db, parent)) {
+      if (planned.has(child.table)) continue;
+      planned.add(child.table);
+      const cols = await tableColumns(db, child.table);
+      let key = await primaryKey(db, child.table);
+      const hasId = key.length === 1 && key[0] === 'id';
+      if (key.length === 0) key = cols.map((c) => c.name);
+      const model = await modelOfTable(db, child.table);
+      const fields = model ? await modelFields(db, model) : [];
+      tables.push({
+        table: child.table,
+        model,
+        kind: hasId ? 'subset' : 'relation',
+        module: null,
+        filter: {
+          column: child.column,
+          values: parentFilter.values,
+          parent: { table: parent, column: parentFilter.column },
+        },
+        key,
+        columns: columnSpecs(cols, new Map(fields.map((f) => [f.name, f]))),
+        secretColumns: cols.filter((c) => isSecretColumn(c.name, c.pgType, extraSecrets)).map((c) => c.name),
+        foreignKeys: await foreignKeys(db, child.table),
+        description: `rows of ${parent} belonging to the backed-up records`,
+      });
+    }
   }
 
   const { order, deferred } = loadOrder(tables);
@@ -343,6 +433,38 @@ export async function discover(db: pg.ClientBase, opts: DiscoverOptions = {}): P
     deferredColumns: deferred,
     skipped,
   };
+}
+
+/** Shared chatter tables whose cascade children are carried with them. */
+const CHATTER_PARENTS = ['mail_message', 'mail_followers'] as const;
+
+/** Tables with a one-column foreign key to `parent` that deletes in cascade. */
+async function cascadeChildren(
+  db: pg.ClientBase,
+  parent: string,
+): Promise<Array<{ table: string; column: string }>> {
+  const r = await db.query<{ table: string; column: string }>(
+    `SELECT cc.relname AS table, a.attname AS column
+     FROM pg_constraint c
+     JOIN pg_class cc ON cc.oid = c.conrelid
+     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+     WHERE c.contype = 'f' AND c.confrelid = $1::regclass AND c.confdeltype = 'c'
+       AND array_length(c.conkey, 1) = 1 AND c.conrelid <> c.confrelid
+     ORDER BY cc.relname, c.conname`,
+    [quoteIdent(parent)],
+  );
+  const byTable = new Map<string, { table: string; column: string }>();
+  for (const x of r.rows) if (!byTable.has(x.table)) byTable.set(x.table, x);
+  return [...byTable.values()];
+}
+
+/** The model whose default table this is, if any (tables of m2m fields have none). */
+async function modelOfTable(db: pg.ClientBase, table: string): Promise<string | null> {
+  const r = await db.query<{ model: string }>(
+    `SELECT model FROM ir_model WHERE replace(model, '.', '_') = $1 ORDER BY id LIMIT 1`,
+    [table],
+  );
+  return r.rows[0]?.model ?? null;
 }
 
 /**

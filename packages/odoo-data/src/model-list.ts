@@ -24,6 +24,26 @@ export const OutsideRefSchema = z.object({
   nullable: z.boolean(),
 });
 
+/**
+ * Which rows of a shared table belong to the backup (bundle-format.md §7.1, "Row filters"):
+ * `column` (as text) is one of `values`, or the (`pairs.columns`) pair is one of `pairs.values`
+ * (attachments of binary fields the chosen modules added to models they only extend); with
+ * `parent`, `column` references `parent.table`'s id and the row belongs when that parent row's
+ * `parent.column` is one of `values` (chatter rows hanging off the backed-up messages and followers).
+ */
+export const RowFilterSchema = z.object({
+  column: z.string(),
+  values: z.array(z.string()),
+  pairs: z
+    .object({
+      columns: z.tuple([z.string(), z.string()]),
+      values: z.array(z.tuple([z.string(), z.string()])),
+    })
+    .optional(),
+  parent: z.object({ table: z.string(), column: z.string() }).optional(),
+});
+export type RowFilter = z.infer<typeof RowFilterSchema>;
+
 export const TableSpecSchema = z.object({
   table: z.string(),
   /** The Odoo model whose rows the table holds; null for many2many relation tables. */
@@ -37,7 +57,7 @@ export const TableSpecSchema = z.object({
    */
   kind: z.enum(['model', 'extension', 'relation', 'subset']),
   module: z.string().nullable(),
-  filter: z.object({ column: z.string(), values: z.array(z.string()) }).nullable(),
+  filter: RowFilterSchema.nullable(),
   /** Columns identifying a row, and the order of rows (ORDER BY). */
   key: z.array(z.string()),
   columns: z.array(ColumnSpecSchema),

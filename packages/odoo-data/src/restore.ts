@@ -27,7 +27,7 @@ import {
 } from './filestore.js';
 import { hashQuery } from './hash.js';
 import { type ModelList, ModelListSchema, type TableSpec } from './model-list.js';
-import { canonicalSelect, quoteIdent, quoteLiteral } from './sql.js';
+import { canonicalSelect, filterCondition, quoteIdent } from './sql.js';
 import { openWorkbookSource } from './workbook-reader.js';
 
 export interface RestoreOptions {
@@ -719,8 +719,7 @@ function differ(cols: readonly string[], a: string, b: string): string {
 }
 
 function filterSql(spec: TableSpec, alias: string): string {
-  if (!spec.filter) return 'true';
-  return `${alias}.${quoteIdent(spec.filter.column)}::text = ANY(ARRAY[${spec.filter.values.map(quoteLiteral).join(',') || "''"}]::text[])`;
+  return filterCondition(spec.filter, alias);
 }
 
 async function count(db: pg.ClientBase, sql: string): Promise<number> {

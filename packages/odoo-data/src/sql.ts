@@ -1,5 +1,6 @@
 /** SQL text shared by export, restore and verification. */
 import { quoteIdent } from './discover.js';
+import type { RowFilter } from './model-list.js';
 
 export { quoteIdent };
 
@@ -22,7 +23,22 @@ export interface CanonicalSpec {
   columns: readonly string[];
   key: readonly string[];
   blanked: readonly string[];
-  filter: { column: string; values: readonly string[] } | null;
+  filter: RowFilter | null;
+}
+
+/** The SQL condition of a row filter on the table aliased `alias` (model-list.ts RowFilterSchema). */
+export function filterCondition(filter: RowFilter | null, alias: string): string {
+  if (!filter) return 'true';
+  const list = (values: readonly string[]) => `ARRAY[${values.map(quoteLiteral).join(',') || "''"}]::text[]`;
+  const col = `${alias}.${quoteIdent(filter.column)}`;
+  if (filter.parent) {
+    return `${col} IN (SELECT p.id FROM ${quoteIdent(filter.parent.table)} p WHERE p.${quoteIdent(filter.parent.column)}::text = ANY(${list(filter.values)}))`;
+  }
+  const any = `${col}::text = ANY(${list(filter.values)})`;
+  if (!filter.pairs || filter.pairs.values.length === 0) return any;
+  const [a, b] = filter.pairs.columns;
+  const pairs = filter.pairs.values.map(([x, y]) => `(${quoteLiteral(x)}, ${quoteLiteral(y)})`).join(', ');
+  return `(${any} OR (${alias}.${quoteIdent(a)}::text, ${alias}.${quoteIdent(b)}::text) IN (${pairs}))`;
 }
 
 /**
@@ -37,11 +53,7 @@ export function canonicalSelect(
   const blanked = new Set(spec.blanked);
   const cols = spec.columns.map((c) => (blanked.has(c) ? `NULL AS ${quoteIdent(c)}` : `t.${quoteIdent(c)}`));
   const where: string[] = [];
-  if (spec.filter && opts.from === undefined) {
-    where.push(
-      `t.${quoteIdent(spec.filter.column)} = ANY(ARRAY[${spec.filter.values.map(quoteLiteral).join(',')}]::text[])`,
-    );
-  }
+  if (spec.filter && opts.from === undefined) where.push(filterCondition(spec.filter, 't'));
   if (opts.keysFrom !== undefined) {
     where.push(
       `EXISTS (SELECT 1 FROM ${opts.keysFrom} k WHERE ${spec.key.map((k) => `k.${quoteIdent(k)} = t.${quoteIdent(k)}`).join(' AND ')})`,

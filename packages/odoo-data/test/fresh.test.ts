@@ -6,7 +6,15 @@ import ExcelJS from 'exceljs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ModelList, OdooDataError, restoreOdooData } from '../src/index.js';
-import { exportBundle, type Fx, filestoreListing, makeFixture, query, tableFingerprint } from './helpers.js';
+import {
+  exportBundle,
+  type Fx,
+  filestoreListing,
+  makeFixture,
+  query,
+  rowsWhere,
+  tableFingerprint,
+} from './helpers.js';
 
 let src: Fx;
 let dst: Fx;
@@ -17,9 +25,7 @@ let list: ModelList;
 async function snapshot(url: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const t of list.tables) {
-    const where = t.filter
-      ? `"${t.filter.column}" = ANY(ARRAY[${t.filter.values.map((v) => `'${v}'`).join(',')}]::text[])`
-      : 'true';
+    const where = rowsWhere(t.filter);
     out[t.table] = await tableFingerprint(
       url,
       t.table,

@@ -90,6 +90,32 @@ export async function tableFingerprint(
   }
 }
 
+/**
+ * The test's own SQL for which rows of a shared table a bundle holds (model_list.json's row
+ * filter, bundle-format.md §7.1), written here independently of the product's SQL.
+ */
+export function rowsWhere(
+  filter: {
+    column: string;
+    values: string[];
+    pairs?: { columns: [string, string]; values: Array<[string, string]> };
+    parent?: { table: string; column: string };
+  } | null,
+): string {
+  if (!filter) return 'true';
+  const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const inList = filter.values.length > 0 ? filter.values.map(lit).join(',') : "''";
+  if (filter.parent) {
+    return `"${filter.column}" IN (SELECT id FROM "${filter.parent.table}" WHERE "${filter.parent.column}" IN (${inList}))`;
+  }
+  let where = `"${filter.column}" IN (${inList})`;
+  if (filter.pairs && filter.pairs.values.length > 0) {
+    const [a, b] = filter.pairs.columns;
+    where = `(${where} OR ("${a}", "${b}") IN (${filter.pairs.values.map(([x, y]) => `(${lit(x)}, ${lit(y)})`).join(',')}))`;
+  }
+  return where;
+}
+
 export async function query<T extends pg.QueryResultRow = Record<string, unknown>>(
   url: string,
   sql: string,

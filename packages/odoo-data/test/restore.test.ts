@@ -11,7 +11,15 @@ import {
   recoverOdooFilestore,
   restoreOdooData,
 } from '../src/index.js';
-import { exportBundle, type Fx, filestoreListing, makeFixture, query, tableFingerprint } from './helpers.js';
+import {
+  exportBundle,
+  type Fx,
+  filestoreListing,
+  makeFixture,
+  query,
+  rowsWhere,
+  tableFingerprint,
+} from './helpers.js';
 
 let fx: Fx;
 let dir: string;
@@ -22,9 +30,7 @@ let list: ModelList;
 async function snapshot(url: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const t of list.tables) {
-    const where = t.filter
-      ? `"${t.filter.column}" = ANY(ARRAY[${t.filter.values.map((v) => `'${v}'`).join(',')}]::text[])`
-      : 'true';
+    const where = rowsWhere(t.filter);
     out[t.table] = await tableFingerprint(
       url,
       t.table,
