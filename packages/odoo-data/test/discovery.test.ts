@@ -89,7 +89,7 @@ async function addPartnerBinaryField(url: string, filestore: string): Promise<vo
 }
 
 beforeAll(async () => {
-  fx = await makeFixture('disc');
+  fx = await makeFixture('disc', { scale: 0.2 });
   dir = await mkdtemp(join(tmpdir(), 'odoodata-disc-'));
   await addCustomTableModel(fx.url);
   await addPartnerBinaryField(fx.url, fx.filestore);
