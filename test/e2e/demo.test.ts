@@ -15,13 +15,28 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-test('sam-backup demo builds the sample installation, writes a bundle and verifies it', async () => {
+test('sam-backup demo builds the sample installation, exports it, damages it and restores it, verified', async () => {
   workDir = await mkdtemp(join(tmpdir(), 'sam-backup-demo-'));
   const res = await sam('demo', '--db-url', pgUrl, '--work-dir', workDir, '--database', database, '--json');
   expect(res.code, res.stderr).toBe(0);
   const report = JSON.parse(res.stdout);
   expect(report).toMatchObject({ ok: true, fixture: { database } });
   expect(report.fixture.totalRows).toBeGreaterThan(100_000);
+  // What was damaged came back: the deleted messages re-inserted, the renamed conversations
+  // updated, the added one deleted, the lost file put back — every table verified before COMMIT.
+  expect(report.restore.committed).toBe(true);
+  expect(report.restore.inserted).toBeGreaterThanOrEqual(500);
+  expect(report.restore.updated).toBeGreaterThan(0);
+  expect(report.restore.deleted).toBeGreaterThanOrEqual(1);
+  expect(report.restore.filesAdded).toBe(1);
+  expect(report.restore.tablesVerified).toBe(report.export.tables);
+  // The dry-run announced exactly what the restore then did.
+  expect(report.dryRun).toEqual({
+    toInsert: report.restore.inserted,
+    toUpdate: report.restore.updated,
+    toDelete: report.restore.deleted,
+    filesToAdd: report.restore.filesAdded,
+  });
   // The bundle is really there, with its checksum file, and verifies independently of the demo.
   const files = (await readdir(join(workDir, 'backups'))).sort();
   expect(files).toHaveLength(2);

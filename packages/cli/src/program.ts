@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerExportCommand } from './commands/export.js';
 import { registerInspectCommand } from './commands/inspect.js';
+import { registerRestoreCommand } from './commands/restore.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 import { type CliIO, processIO } from './output/io.js';
@@ -21,6 +23,9 @@ export function buildProgram(io: CliIO, state: { exitCode: ExitCode }): Command 
     .exitOverride();
   registerVerifyCommand(program, io, state);
   registerInspectCommand(program, io, state);
+  const env = io.env ?? process.env;
+  registerExportCommand(program, io, state, env);
+  registerRestoreCommand(program, io, state, env);
   registerDemoCommand(program, io, state);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -2,9 +2,13 @@
 export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where confirmations are read; without a terminal, commands that must ask refuse instead. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The environment settings come from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
-export const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr };
+export const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 
 export function printJson(io: CliIO, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
