@@ -195,7 +195,7 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       }
       io.stdout.write(
         allVerified
-          ? `OK demo: exported ${exported.rows.toLocaleString('en-US')} rows into ${bundle.path}, damaged the database, and restored it: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} files put back; all ${result.restore.tablesVerified} tables verified by content hash. Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
+          ? `OK demo: exported ${exported.rows.toLocaleString('en-US')} rows into ${bundle.path}, damaged the database, and restored it: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} file(s) put back; all ${result.restore.tablesVerified} tables verified by content hash. Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
           : 'FAILED demo: the restore did not verify every table\n',
       );
     });

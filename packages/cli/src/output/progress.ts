@@ -17,7 +17,9 @@ export interface ProgressUpdate {
  * - otherwise (a log file, CI): a plain line at most every 2 seconds, plus the last one.
  */
 export class ProgressReporter {
-  private readonly startedAt = Date.now();
+  /** When the current phase began: rate and ETA are the phase's own. */
+  private startedAt = Date.now();
+  private emitted: ProgressUpdate | undefined;
   private lastAt = 0;
   private last: ProgressUpdate | undefined;
   private drewLine = false;
@@ -32,8 +34,9 @@ export class ProgressReporter {
   }
 
   update(p: ProgressUpdate): void {
-    this.last = p;
     const now = Date.now();
+    if (this.last !== undefined && this.last.phase !== p.phase) this.startedAt = now;
+    this.last = p;
     const interval = this.mode === 'tty' ? 100 : this.mode === 'json' ? 1000 : 2000;
     if (now - this.lastAt < interval && p.done < p.total) return;
     this.lastAt = now;
@@ -42,12 +45,16 @@ export class ProgressReporter {
 
   /** Ends the progress display: the final state is always shown once. */
   finish(): void {
-    if (this.last && this.lastAt !== 0) this.emit(this.last, Date.now());
+    if (this.last && this.lastAt !== 0 && this.emitted !== this.last) this.emit(this.last, Date.now());
     if (this.drewLine) this.io.stderr.write('\n');
     this.drewLine = false;
+    this.last = undefined;
+    this.lastAt = 0;
+    this.startedAt = Date.now();
   }
 
   private emit(p: ProgressUpdate, now: number): void {
+    this.emitted = p;
     const elapsedMs = now - this.startedAt;
     const rate = elapsedMs > 0 ? (p.done / elapsedMs) * 1000 : 0;
     const etaMs = rate > 0 && p.total > p.done ? ((p.total - p.done) / rate) * 1000 : 0;
