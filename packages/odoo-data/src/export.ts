@@ -178,10 +178,9 @@ export async function exportOdooData(opts: ExportOptions): Promise<ExportResult>
     }
 
     const out = new PassThrough();
-    const wb = new WorkbookWriter(out, {
-      compressionLevel: opts.workbookCompressionLevel ?? 1,
-      maxRowsPerSheet: maxData + 1,
-    });
+    // The writer keeps Excel's own limit for every sheet; exportTable continues a table on its next
+    // sheet after maxData rows (a smaller maxRowsPerSheet applies to table sheets only).
+    const wb = new WorkbookWriter(out, { compressionLevel: opts.workbookCompressionLevel ?? 1 });
     const entryDone = opts.bundle.addEntry(ENTRY.workbook, out, { compression: 'store' });
     entryDone.catch(() => undefined);
 

@@ -560,6 +560,7 @@ async function prepare(opts: RestoreOptions, dryRun: boolean): Promise<PreparedR
     staged = toAdd;
     if (toAdd.length > 0) {
       await writeJournal(opts.filestoreDir, { restoreId, files: toAdd });
+      progress({ phase: 'filestore', rowsDone: 0, rowsTotal: toAdd.length });
       let i = 0;
       for (const f of toAdd) {
         await stageFile(await opts.bundle.openEntry(`${ENTRY.filestoreDir}${f.name}`), f);
@@ -583,6 +584,7 @@ async function prepare(opts: RestoreOptions, dryRun: boolean): Promise<PreparedR
         let moved: StagedFile[] = [];
         try {
           moved = await moveIn(staged);
+          progress({ phase: 'commit', rowsDone: moved.length, rowsTotal: staged.length });
           await db.query('COMMIT');
           open = false;
         } catch (err) {
@@ -654,60 +656,68 @@ async function loadStage(
   let rows = 0;
   let buf = '';
   const keyName = w.spec.key[0] as string;
-  for (const sheet of w.spec.sheets) {
-    let positions: Array<{ col: string; kind: ColumnKind; idx: number }> | undefined;
-    let keyIdx = -1;
-    for await (const row of book.rows(sheet)) {
-      if (positions === undefined) {
-        const header = row.cells.map((c) => (c && c.t === 's' ? c.v : ''));
-        positions = w.cols.map((col) => {
-          const idx = header.indexOf(col);
-          if (idx < 0) {
+  try {
+    for (const sheet of w.spec.sheets) {
+      let positions: Array<{ col: string; kind: ColumnKind; idx: number }> | undefined;
+      let keyIdx = -1;
+      for await (const row of book.rows(sheet)) {
+        if (positions === undefined) {
+          const header = row.cells.map((c) => (c && c.t === 's' ? c.v : ''));
+          positions = w.cols.map((col) => {
+            const idx = header.indexOf(col);
+            if (idx < 0) {
+              throw new OdooDataError(
+                'BAD_BUNDLE',
+                `sheet ${sheet}: the header has no column ${col}; the workbook was damaged — restore the header row`,
+              );
+            }
+            return { col, kind: kinds.get(col) ?? 'text', idx };
+          });
+          keyIdx = header.indexOf(keyName);
+          continue;
+        }
+        const cellText = (kind: ColumnKind, idx: number, col: string): string | null => {
+          try {
+            return fromCell(kind, row.cells[idx]);
+          } catch (err) {
+            if (!(err instanceof CellError)) throw err;
             throw new OdooDataError(
               'BAD_BUNDLE',
-              `sheet ${sheet}: the header has no column ${col}; the workbook was damaged — restore the header row`,
+              `sheet ${sheet}, row ${row.rowNumber}, column ${col}: ${err.message}; put the value back (or clear the cell for NULL) and restore again`,
             );
           }
-          return { col, kind: kinds.get(col) ?? 'text', idx };
-        });
-        keyIdx = header.indexOf(keyName);
-        continue;
-      }
-      const cellText = (kind: ColumnKind, idx: number, col: string): string | null => {
-        try {
-          return fromCell(kind, row.cells[idx]);
-        } catch (err) {
-          if (!(err instanceof CellError)) throw err;
-          throw new OdooDataError(
-            'BAD_BUNDLE',
-            `sheet ${sheet}, row ${row.rowNumber}, column ${col}: ${err.message}; put the value back (or clear the cell for NULL) and restore again`,
-          );
+        };
+        const keyText = keyIdx >= 0 ? cellText(kinds.get(keyName) ?? 'text', keyIdx, keyName) : null;
+        let line = '';
+        for (let i = 0; i < positions.length; i++) {
+          const p = positions[i] as { col: string; kind: ColumnKind; idx: number };
+          let v = cellText(p.kind, p.idx, p.col);
+          if (overflow && v !== null) {
+            const full = overflow.get(`${keyText}\u0000${p.col}`);
+            if (full !== undefined && cutCellText(full) === v) v = full;
+          }
+          line += i === 0 ? escapeCopy(v) : `\t${escapeCopy(v)}`;
         }
-      };
-      const keyText = keyIdx >= 0 ? cellText(kinds.get(keyName) ?? 'text', keyIdx, keyName) : null;
-      let line = '';
-      for (let i = 0; i < positions.length; i++) {
-        const p = positions[i] as { col: string; kind: ColumnKind; idx: number };
-        let v = cellText(p.kind, p.idx, p.col);
-        if (overflow && v !== null) {
-          const full = overflow.get(`${keyText}\u0000${p.col}`);
-          if (full !== undefined && cutCellText(full) === v) v = full;
+        buf += `${line}\n`;
+        rows++;
+        if (buf.length >= 256 * 1024) {
+          const ok = stream.write(buf);
+          buf = '';
+          onRows(0);
+          if (!ok) await new Promise<void>((resolve) => stream.once('drain', resolve));
         }
-        line += i === 0 ? escapeCopy(v) : `\t${escapeCopy(v)}`;
+        if (rows % 10000 === 0) onRows(10000);
       }
-      buf += `${line}\n`;
-      rows++;
-      if (buf.length >= 256 * 1024) {
-        const ok = stream.write(buf);
-        buf = '';
-        onRows(0);
-        if (!ok) await new Promise<void>((resolve) => stream.once('drain', resolve));
-      }
-      if (rows % 10000 === 0) onRows(10000);
     }
+    if (buf.length > 0) stream.write(buf);
+    stream.end();
+  } catch (err) {
+    // A row that cannot be loaded: end the COPY with CopyFail (the server aborts it and the
+    // connection stays usable for the ROLLBACK), never leave it open.
+    stream.destroy(err as Error);
+    await done.catch(() => undefined);
+    throw err;
   }
-  if (buf.length > 0) stream.write(buf);
-  stream.end();
   await done;
   onRows(rows % 10000);
   return rows;
