@@ -17,5 +17,11 @@ export {
   GRAPH_HASH_ALGORITHM,
   type GraphFingerprint,
 } from './fingerprint.js';
-export { type GraphRestoreOptions, type GraphRestoreReport, restoreGraph } from './restore.js';
+export {
+  type GraphRestoreOptions,
+  type GraphRestoreReport,
+  type PreparedGraphRestore,
+  prepareGraphRestore,
+  restoreGraph,
+} from './restore.js';
 export { findTool, type Tool } from './tools.js';

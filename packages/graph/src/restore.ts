@@ -99,7 +99,29 @@ async function adminClient(url: string): Promise<pg.Client> {
   return db;
 }
 
+/**
+ * A restore prepared and verified beside the live database, not yet switched: the engine swaps it
+ * in together with the other stores, and can put the previous database back if another store
+ * fails to switch.
+ */
+export interface PreparedGraphRestore {
+  report: GraphRestoreReport;
+  /** Swaps the verified database in (the live one is kept as `<name>__before_<UTC>`). */
+  swap(): Promise<GraphRestoreReport>;
+  /** Drops the prepared database; the live one was never touched. */
+  discard(): Promise<void>;
+  /** After swap(): puts the replaced database back and drops the restored one. */
+  undo(): Promise<void>;
+}
+
+/** prepareGraphRestore + swap. */
 export async function restoreGraph(opts: GraphRestoreOptions): Promise<GraphRestoreReport> {
+  const prepared = await prepareGraphRestore(opts);
+  return opts.dryRun ? prepared.report : prepared.swap();
+}
+
+/** Checks, loads into a database beside the live one and verifies it there (steps 1–5 of §7.2.2). */
+export async function prepareGraphRestore(opts: GraphRestoreOptions): Promise<PreparedGraphRestore> {
   const started = performance.now();
   const progress = (p: GraphProgress) => opts.onProgress?.(p);
   const wanted = readBundleGraph(opts.bundle);
@@ -162,7 +184,13 @@ export async function restoreGraph(opts: GraphRestoreOptions): Promise<GraphRest
       rowsInBundle: t.rows,
       rowsNow: nowRows.get(t.table) ?? null,
     }));
-    if (opts.dryRun) return report;
+    if (opts.dryRun) {
+      report.durationMs = Math.round(performance.now() - started);
+      const refuse = async (): Promise<never> => {
+        throw new GraphError('BAD_OPTIONS', 'a dry-run cannot be swapped in or undone');
+      };
+      return { report, swap: refuse, undo: refuse, discard: async () => undefined };
+    }
 
     const psql = await findTool('psql', Math.max(major, bundleMajor), opts.psqlPath);
     // A restore killed earlier leaves its new database behind: it was never live, drop it.
@@ -207,21 +235,79 @@ export async function restoreGraph(opts: GraphRestoreOptions): Promise<GraphRest
       await db.end().catch(() => undefined);
     }
     report.verified = true;
-
-    progress({ phase: 'graph swap', bytesDone: 0 });
-    report.previous = await swap(admin, live, liveExists, temp, opts.now ?? new Date());
-    temp = null;
-    report.dropped.push(
-      ...(await dropMatching(admin, live, '__before_', report.previous === null ? [] : [report.previous])),
-    );
     report.durationMs = Math.round(performance.now() - started);
-    return report;
+    const prepared = temp;
+    temp = null;
+    return preparedRestore(opts, report, live, liveExists, prepared);
   } finally {
     if (temp !== null) {
       await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(temp)} WITH (FORCE)`).catch(() => undefined);
     }
     await admin.end().catch(() => undefined);
   }
+}
+
+function preparedRestore(
+  opts: GraphRestoreOptions,
+  report: GraphRestoreReport,
+  live: string,
+  liveExists: boolean,
+  temp: string,
+): PreparedGraphRestore {
+  let state: 'prepared' | 'swapped' | 'discarded' | 'undone' = 'prepared';
+  const expect = (want: typeof state, what: string) => {
+    if (state !== want) throw new GraphError('BAD_OPTIONS', `cannot ${what}: this restore is ${state}`);
+  };
+  return {
+    report,
+    async swap() {
+      expect('prepared', 'swap');
+      const admin = await adminClient(opts.databaseUrl);
+      try {
+        opts.onProgress?.({ phase: 'graph swap', bytesDone: 0 });
+        report.previous = await swap(admin, live, liveExists, temp, opts.now ?? new Date());
+        state = 'swapped';
+        report.dropped.push(
+          ...(await dropMatching(
+            admin,
+            live,
+            '__before_',
+            report.previous === null ? [] : [report.previous],
+          )),
+        );
+        return report;
+      } catch (err) {
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(temp)} WITH (FORCE)`).catch(() => undefined);
+        state = 'discarded';
+        throw err;
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+    },
+    async discard() {
+      if (state === 'discarded') return;
+      expect('prepared', 'discard');
+      const admin = await adminClient(opts.databaseUrl);
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(temp)} WITH (FORCE)`);
+        state = 'discarded';
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+    },
+    async undo() {
+      expect('swapped', 'undo');
+      const admin = await adminClient(opts.databaseUrl);
+      try {
+        const failed = `${live.slice(0, 40)}__undone_${stamp(new Date())}`;
+        await swap(admin, live, true, report.previous ?? null, new Date(), failed);
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(failed)} WITH (FORCE)`);
+        state = 'undone';
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+    },
+  };
 }
 
 async function liveFingerprint(url: string): Promise<GraphFingerprint> {
@@ -347,19 +433,25 @@ async function cypherProbe(
   return out;
 }
 
-/** Swaps the new database in: connections to the live one stopped, both renamed in one transaction. */
+/**
+ * Swaps `incoming` in as `live`: connections to the live database stopped, then in one transaction
+ * the live one renamed to `asName` (default `<live>__before_<UTC>`) and `incoming` to `live`.
+ * With `incoming` null the live database is only renamed away (undo of a first restore).
+ */
 async function swap(
   admin: pg.Client,
   live: string,
   liveExists: boolean,
-  temp: string,
+  incoming: string | null,
   now: Date,
+  asName?: string,
 ): Promise<string | null> {
   if (!liveExists) {
-    await admin.query(`ALTER DATABASE ${quoteIdent(temp)} RENAME TO ${quoteIdent(live)}`);
+    if (incoming !== null)
+      await admin.query(`ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${quoteIdent(live)}`);
     return null;
   }
-  const before = `${live.slice(0, 40)}__before_${stamp(now)}`;
+  const before = asName ?? `${live.slice(0, 40)}__before_${stamp(now)}`;
   await admin.query(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
   try {
     for (let attempt = 0; ; attempt++) {
@@ -370,10 +462,14 @@ async function swap(
       try {
         await admin.query('BEGIN');
         await admin.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(before)}`);
-        await admin.query(`ALTER DATABASE ${quoteIdent(temp)} RENAME TO ${quoteIdent(live)}`);
+        if (incoming !== null) {
+          await admin.query(`ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${quoteIdent(live)}`);
+        }
         await admin.query('COMMIT');
         // The replaced database, under its new name, can be opened to look at or to go back to.
         await admin.query(`ALTER DATABASE ${quoteIdent(before)} WITH ALLOW_CONNECTIONS true`);
+        if (incoming !== null)
+          await admin.query(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS true`);
         return before;
       } catch (err) {
         await admin.query('ROLLBACK').catch(() => undefined);

@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { BundleWriter, ENTRY, type FinalizedBundle, openBundle } from '@sam-backup/bundle';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportGraph, GraphError, type GraphRestoreOptions, restoreGraph } from '../src/index.js';
+import {
+  exportGraph,
+  GraphError,
+  type GraphRestoreOptions,
+  prepareGraphRestore,
+  restoreGraph,
+} from '../src/index.js';
 
 const ADMIN = process.env.SAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:55432/postgres';
 const urlOf = (database: string) => {
@@ -273,6 +279,29 @@ await restoreGraph({ databaseUrl: url, bundle: reader, onProgress: (p) => {
       expect(await databases(`${live}__restore_`)).toEqual([]);
     }
   }, 180_000);
+
+  it('prepared beside the live database: discard leaves nothing; swap then undo puts the old database back', async () => {
+    await sql(urlOf(live), `UPDATE knowledge.node SET label = 'before undo' WHERE id < 10`);
+    const before = await contents(live);
+    const reader = await openBundle(bundle.path);
+    try {
+      const discarded = await prepareGraphRestore({ databaseUrl: urlOf(live), bundle: reader });
+      expect(discarded.report.verified).toBe(true);
+      await discarded.discard();
+      expect(await contents(live)).toEqual(before);
+      expect(await databases(`${live}__restore_`)).toEqual([]);
+
+      const prepared = await prepareGraphRestore({ databaseUrl: urlOf(live), bundle: reader });
+      await prepared.swap();
+      expect(await contents(live)).toEqual(original);
+      // Another store failed to switch: the engine undoes this one.
+      await prepared.undo();
+      expect(await contents(live)).toEqual(before);
+      expect((await databases(`${live}__`)).filter((d) => d.includes('__undone_'))).toEqual([]);
+    } finally {
+      await reader.close();
+    }
+  }, 120_000);
 
   it('refuses a pg_dump older than the server, naming the fix', async () => {
     const fake = join(dir, 'pg_dump');
