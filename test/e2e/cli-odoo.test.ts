@@ -104,7 +104,8 @@ describe('sam-backup export / restore --components odoo', () => {
     expect(dry.code, dry.stderr).toBe(0);
     const preview = JSON.parse(dry.stdout);
     expect(preview.dryRun).toBe(true);
-    const table = (n: string) => preview.tables.find((t: { table: string }) => t.table === n);
+    expect(preview.graph).toBeNull();
+    const table = (n: string) => preview.odoo.tables.find((t: { table: string }) => t.table === n);
     expect(table('ai_message').toInsert).toBe(40);
     expect(table('ai_conversation').toUpdate).toBeGreaterThan(0);
     expect(await fingerprint(TABLES)).toEqual(damaged);
@@ -128,7 +129,7 @@ describe('sam-backup export / restore --components odoo', () => {
     expect(res.stdout).toContain('OK restore');
     // Nothing left to change: a dry-run now finds the database equal to the bundle.
     const after = JSON.parse((await samWith({ env }, 'restore', bundle, '--dry-run', '--json')).stdout);
-    for (const t of after.tables) {
+    for (const t of after.odoo.tables) {
       expect([t.table, t.toInsert, t.toUpdate, t.toDelete]).toEqual([t.table, 0, 0, 0]);
     }
   }, 180_000);
@@ -142,7 +143,8 @@ describe('sam-backup export / restore --components odoo', () => {
         /SAM_ODOO_DB_URL .* is not a PostgreSQL URL/,
       ],
       [{ ...env, SAM_BACKUP_DIR: '' }, ['export'], /SAM_BACKUP_DIR is not set/],
-      [env, ['export', '--components', 'graph'], /graph cannot be backed up by this version/],
+      [env, ['export', '--components', 'vectors'], /vectors cannot be backed up by this version/],
+      [env, ['export', '--components', 'odoo,graph'], /SAM_GRAPH_DB_URL is not set/],
       [env, ['restore', bundle, '--mode', 'upsert', '--yes'], /--mode upsert: expected replace or merge/],
       [env, ['restore', bundle, '--dangling', 'drop', '--yes'], /--dangling drop/],
       [env, ['export', '--config', join(root, 'nope.json')], /--config .*nope.json: cannot be read/],

@@ -12,6 +12,7 @@ import { CliError, EXIT } from './exit-codes.js';
 /** Environment variable of each setting (README "Configuration"). */
 export const ENV = {
   odooDbUrl: 'SAM_ODOO_DB_URL',
+  graphDbUrl: 'SAM_GRAPH_DB_URL',
   filestore: 'SAM_ODOO_FILESTORE',
   modules: 'SAM_ODOO_MODULES',
   backupDir: 'SAM_BACKUP_DIR',
@@ -36,6 +37,7 @@ const list = z.array(z.string().trim().min(1, 'has an empty name')).min(1, 'name
 
 const SettingsSchema = z.object({
   odooDbUrl: postgresUrl,
+  graphDbUrl: postgresUrl,
   filestore: z.string().min(1, 'is empty'),
   modules: list.optional(),
   backupDir: z.string().min(1, 'is empty'),
@@ -44,6 +46,7 @@ const SettingsSchema = z.object({
 
 const FileSchema = z.strictObject({
   odooDbUrl: z.string().optional(),
+  graphDbUrl: z.string().optional(),
   filestore: z.string().optional(),
   modules: z.union([z.string(), z.array(z.string())]).optional(),
   backupDir: z.string().optional(),
@@ -81,7 +84,7 @@ async function readConfigFile(path: string): Promise<Raw> {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') || '(top level)';
     throw new CliError(
-      `--config ${path}: ${where}: ${issue?.message}; the file takes odooDbUrl, filestore, modules, backupDir, secretColumns`,
+      `--config ${path}: ${where}: ${issue?.message}; the file takes odooDbUrl, graphDbUrl, filestore, modules, backupDir, secretColumns`,
       EXIT.usage,
     );
   }
@@ -104,13 +107,14 @@ export async function loadSettings(
   const fromFile = opts.config ? await readConfigFile(opts.config) : {};
   const source = (key: Key): string =>
     opts.options[key] !== undefined
-      ? `option --${key === 'odooDbUrl' ? 'db-url' : key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+      ? `option --${OPTION[key]}`
       : fromFile[key] !== undefined
         ? `${key} in ${opts.config}`
         : ENV[key];
   const pick = (key: Key) => opts.options[key] ?? fromFile[key] ?? fromEnv[key];
   const raw = {
     odooDbUrl: pick('odooDbUrl'),
+    graphDbUrl: pick('graphDbUrl'),
     filestore: pick('filestore'),
     modules: splitList(pick('modules')),
     backupDir: pick('backupDir'),
@@ -125,6 +129,7 @@ export async function loadSettings(
   const filled = {
     ...raw,
     odooDbUrl: raw.odooDbUrl ?? 'postgres://unused@127.0.0.1/unused',
+    graphDbUrl: raw.graphDbUrl ?? 'postgres://unused@127.0.0.1/unused',
     filestore: raw.filestore ?? '.',
     backupDir: raw.backupDir ?? '.',
   };
@@ -132,14 +137,26 @@ export async function loadSettings(
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue?.path[0] as Key;
-    const value = key === 'odooDbUrl' ? redactUrl(String(raw.odooDbUrl)) : JSON.stringify(raw[key]);
+    const value =
+      key === 'odooDbUrl' || key === 'graphDbUrl' ? redactUrl(String(raw[key])) : JSON.stringify(raw[key]);
     throw new CliError(`${source(key)} ${value} ${issue?.message}; ${HELP[key]}`, EXIT.usage);
   }
   return parsed.data;
 }
 
+const OPTION: Record<Key, string> = {
+  odooDbUrl: 'db-url',
+  graphDbUrl: 'graph-db-url',
+  filestore: 'filestore',
+  modules: 'modules',
+  backupDir: 'out',
+  secretColumns: 'secret-columns',
+};
+
 const HELP: Record<Key, string> = {
   odooDbUrl: "give the Odoo database's PostgreSQL URL, e.g. postgres://odoo@127.0.0.1:5432/odoo",
+  graphDbUrl:
+    "give the graph database's PostgreSQL superuser URL, e.g. postgres://postgres@127.0.0.1:5432/sam_ai_memory",
   filestore:
     "give the Odoo database's filestore folder, e.g. /var/lib/odoo/.local/share/Odoo/filestore/<database>",
   modules: 'give module names or patterns separated by commas, e.g. ai_*,sam_*',

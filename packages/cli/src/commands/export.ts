@@ -1,10 +1,8 @@
-import { BundleWriter, ENTRY } from '@sam-backup/bundle';
-import { exportOdooData } from '@sam-backup/odoo-data';
+import { exportInstallation } from '@sam-backup/engine';
 import type { Command } from 'commander';
 import { redactUrl } from '../config.js';
-import type { ExitCode } from '../exit-codes.js';
-import { EXIT } from '../exit-codes.js';
-import { asCliError, odooProgress, parseComponents } from '../odoo/common.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { asCliError, engineProgress, parseComponents } from '../odoo/common.js';
 import { type CliIO, formatBytes, formatDuration, printJson } from '../output/io.js';
 import { ProgressReporter } from '../output/progress.js';
 import { loadSettings } from '../settings.js';
@@ -14,6 +12,7 @@ interface ExportCliOptions {
   components: string;
   out?: string;
   dbUrl?: string;
+  graphDbUrl?: string;
   filestore?: string;
   modules?: string;
   includeSecrets?: boolean;
@@ -21,7 +20,7 @@ interface ExportCliOptions {
   json?: boolean;
 }
 
-/** `sam-backup export`: one verified bundle of the chosen components (today: the Odoo data). */
+/** `sam-backup export`: one verified bundle of the chosen components. */
 export function registerExportCommand(
   program: Command,
   io: CliIO,
@@ -31,9 +30,10 @@ export function registerExportCommand(
   program
     .command('export')
     .description('write a complete backup bundle of the SAM AI installation into the backup folder')
-    .option('--components <list>', 'what to back up (today: odoo)', 'odoo')
+    .option('--components <list>', 'what to back up: odoo, graph (comma-separated)', 'odoo')
     .option('--out <dir>', 'the folder the bundle goes to (default: $SAM_BACKUP_DIR)')
     .option('--db-url <url>', "the Odoo database's PostgreSQL URL (default: $SAM_ODOO_DB_URL)")
+    .option('--graph-db-url <url>', "the graph database's superuser URL (default: $SAM_GRAPH_DB_URL)")
     .option('--filestore <dir>', "the Odoo database's filestore folder (default: $SAM_ODOO_FILESTORE)")
     .option(
       '--modules <list>',
@@ -42,100 +42,111 @@ export function registerExportCommand(
     .option('--include-secrets', 'keep password, API key, secret and token columns (blanked by default)')
     .option(
       '--config <file>',
-      'a JSON settings file (odooDbUrl, filestore, modules, backupDir, secretColumns)',
+      'a JSON settings file (odooDbUrl, graphDbUrl, filestore, modules, backupDir, secretColumns)',
     )
     .option('--json', 'print the final report as JSON on stdout (progress as JSON lines on stderr)')
     .action(async (opts: ExportCliOptions) => {
-      parseComponents(opts.components);
+      const components = parseComponents(opts.components);
       const settings = await loadSettings(
         {
           ...(opts.config === undefined ? {} : { config: opts.config }),
           options: {
             ...(opts.dbUrl === undefined ? {} : { odooDbUrl: opts.dbUrl }),
+            ...(opts.graphDbUrl === undefined ? {} : { graphDbUrl: opts.graphDbUrl }),
             ...(opts.filestore === undefined ? {} : { filestore: opts.filestore }),
             ...(opts.modules === undefined ? {} : { modules: opts.modules }),
             ...(opts.out === undefined ? {} : { backupDir: opts.out }),
           },
           env,
         },
-        ['odooDbUrl', 'filestore', 'backupDir'],
+        [
+          'backupDir',
+          ...(components.includes('odoo') ? (['odooDbUrl', 'filestore'] as const) : []),
+          ...(components.includes('graph') ? (['graphDbUrl'] as const) : []),
+        ],
       );
       const say = (line: string) => {
         if (!opts.json) io.stderr.write(`${line}\n`);
       };
-      say(`exporting the Odoo data of ${redactUrl(settings.odooDbUrl)} into ${settings.backupDir}`);
+      const sources = [
+        components.includes('odoo') ? `the Odoo data of ${redactUrl(settings.odooDbUrl)}` : '',
+        components.includes('graph') ? `the graph database ${redactUrl(settings.graphDbUrl)}` : '',
+      ].filter(Boolean);
+      say(`exporting ${sources.join(' and ')} into ${settings.backupDir}`);
       const progress = new ProgressReporter(io, { json: Boolean(opts.json) });
-      const writer = await BundleWriter.create({ dir: settings.backupDir }).catch((err: unknown) => {
-        throw asCliError(err, 'export');
-      });
-      const log: string[] = [`${new Date().toISOString()} sam-backup ${TOOL_VERSION} export`];
+      let result: Awaited<ReturnType<typeof exportInstallation>>;
       try {
-        const result = await exportOdooData({
-          databaseUrl: settings.odooDbUrl,
-          filestoreDir: settings.filestore,
-          bundle: writer,
-          includeSecrets: opts.includeSecrets === true,
-          ...(settings.modules ? { modules: settings.modules } : {}),
-          ...(settings.secretColumns ? { secretColumns: settings.secretColumns } : {}),
-          onProgress: odooProgress(progress),
-        });
-        progress.finish();
-        log.push(
-          `${new Date().toISOString()} odoo: ${result.modelList.tables.length} tables, ${result.rows} rows, ${result.files} files in ${formatDuration(result.durationMs)}`,
-        );
-        for (const s of result.secretsOmitted) {
-          log.push(
-            `${new Date().toISOString()} secret column left out: ${s.table}.${s.column} (${s.rows} rows)`,
-          );
-        }
-        for (const f of result.missingFiles)
-          log.push(`${new Date().toISOString()} filestore file missing: ${f}`);
-        await writer.addEntry(ENTRY.exportLog, `${log.join('\n')}\n`);
-        const bundle = await writer.finalize({
+        result = await exportInstallation({
+          components,
+          backupDir: settings.backupDir,
           tool: { name: 'sam-backup', version: TOOL_VERSION },
-          source: { odoo: { version: result.odooVersion }, modules: result.modules },
-          components: { odoo: result.component },
-          options: {
-            secretsIncluded: opts.includeSecrets === true,
-            secretsOmitted: result.secretsOmitted,
+          odoo: {
+            databaseUrl: settings.odooDbUrl,
+            filestoreDir: settings.filestore,
+            includeSecrets: opts.includeSecrets === true,
+            ...(settings.modules ? { modules: settings.modules } : {}),
+            ...(settings.secretColumns ? { secretColumns: settings.secretColumns } : {}),
           },
+          graph: { databaseUrl: settings.graphDbUrl },
+          onProgress: engineProgress(progress),
         });
-        state.exitCode = EXIT.ok;
-        const report = {
-          ok: true,
-          bundle: bundle.path,
-          bytes: bundle.size,
-          sha256: bundle.sha256,
-          odooVersion: result.odooVersion,
-          modules: result.modules,
-          tables: result.modelList.tables.length,
-          rows: result.rows,
-          files: result.files,
-          missingFiles: result.missingFiles,
-          secretsOmitted: result.secretsOmitted,
-          durationMs: result.durationMs,
-        };
-        if (opts.json) {
-          printJson(io, report);
-          return;
-        }
-        io.stdout.write(
-          `OK export: ${bundle.path}\n  ${formatBytes(bundle.size)}, sha256 ${bundle.sha256}\n  ${report.tables} tables, ${report.rows.toLocaleString('en-US')} rows, ${report.files} files in ${formatDuration(report.durationMs)}\n`,
-        );
-        if (result.secretsOmitted.length > 0) {
-          io.stdout.write(
-            `  secrets left out (pass --include-secrets to keep them): ${result.secretsOmitted.map((s) => `${s.table}.${s.column}`).join(', ')}\n`,
-          );
-        }
-        if (result.missingFiles.length > 0) {
-          io.stdout.write(
-            `  warning: ${result.missingFiles.length} attachment files were missing from the filestore and are not in the bundle\n`,
-          );
-        }
       } catch (err) {
-        progress.finish();
-        await writer.abort();
         throw asCliError(err, 'export');
+      } finally {
+        progress.finish();
       }
+      state.exitCode = EXIT.ok;
+      const { bundle, odoo, graph } = result;
+      const report = {
+        ok: true,
+        bundle: bundle.path,
+        bytes: bundle.size,
+        sha256: bundle.sha256,
+        components,
+        odooVersion: odoo?.odooVersion ?? null,
+        modules: odoo?.modules ?? {},
+        tables: odoo?.modelList.tables.length ?? 0,
+        rows: odoo?.rows ?? 0,
+        files: odoo?.files ?? 0,
+        missingFiles: odoo?.missingFiles ?? [],
+        secretsOmitted: odoo?.secretsOmitted ?? [],
+        graph: graph
+          ? {
+              database: graph.database,
+              tables: graph.fingerprint.tables.length,
+              rows: graph.fingerprint.tables.reduce((a, t) => a + t.rows, 0),
+              age: graph.fingerprint.age,
+              dumpBytes: graph.bytes,
+            }
+          : null,
+        durationMs: result.durationMs,
+      };
+      if (opts.json) {
+        printJson(io, report);
+        return;
+      }
+      const lines = [`OK export: ${bundle.path}`, `  ${formatBytes(bundle.size)}, sha256 ${bundle.sha256}`];
+      if (odoo) {
+        lines.push(
+          `  odoo: ${report.tables} tables, ${report.rows.toLocaleString('en-US')} rows, ${report.files} files`,
+        );
+      }
+      if (report.graph) {
+        lines.push(
+          `  graph: ${report.graph.database}, ${report.graph.tables} tables, ${report.graph.rows.toLocaleString('en-US')} rows${report.graph.age ? `, AGE ${report.graph.age.version}` : ''}`,
+        );
+      }
+      lines.push(`  in ${formatDuration(result.durationMs)}`);
+      if (report.secretsOmitted.length > 0) {
+        lines.push(
+          `  secrets left out (pass --include-secrets to keep them): ${report.secretsOmitted.map((s) => `${s.table}.${s.column}`).join(', ')}`,
+        );
+      }
+      if (report.missingFiles.length > 0) {
+        lines.push(
+          `  warning: ${report.missingFiles.length} attachment files were missing from the filestore and are not in the bundle`,
+        );
+      }
+      io.stdout.write(`${lines.join('\n')}\n`);
     });
 }

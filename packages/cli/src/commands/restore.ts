@@ -1,15 +1,11 @@
 import { createInterface } from 'node:readline/promises';
-import { openBundle, verifyBundle } from '@sam-backup/bundle';
-import {
-  dryRunRestore,
-  prepareRestore,
-  type RestoreOptions,
-  type RestoreReport,
-} from '@sam-backup/odoo-data';
+import { type RestoreInstallationReport, restoreInstallation } from '@sam-backup/engine';
+import type { GraphRestoreReport } from '@sam-backup/graph';
+import type { RestoreReport } from '@sam-backup/odoo-data';
 import type { Command } from 'commander';
 import { redactUrl } from '../config.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
-import { asCliError, odooProgress, parseComponents } from '../odoo/common.js';
+import { asCliError, engineProgress, parseComponents } from '../odoo/common.js';
 import { type CliIO, formatDuration, printJson } from '../output/io.js';
 import { ProgressReporter } from '../output/progress.js';
 import { loadSettings } from '../settings.js';
@@ -24,14 +20,15 @@ interface RestoreCliOptions {
   acceptEditedWorkbook?: boolean;
   yes?: boolean;
   dbUrl?: string;
+  graphDbUrl?: string;
   filestore?: string;
   config?: string;
   json?: boolean;
 }
 
 /**
- * `sam-backup restore BUNDLE`: refuses a bad bundle before touching anything, shows what would
- * change (a dry-run), asks, then restores in one transaction that is verified before COMMIT.
+ * `sam-backup restore BUNDLE`: verifies every entry, shows what would change (a dry-run), asks,
+ * then restores every chosen store — all switched, or none.
  */
 export function registerRestoreCommand(
   program: Command,
@@ -43,7 +40,7 @@ export function registerRestoreCommand(
     .command('restore')
     .description('put the backed-up data back exactly, or change nothing')
     .argument('<bundle>', 'the bundle (.zip) to restore')
-    .option('--components <list>', 'what to restore (today: odoo)', 'odoo')
+    .option('--components <list>', 'what to restore: odoo, graph (comma-separated)', 'odoo')
     .option('--dry-run', 'only show what the restore would change; write nothing')
     .option(
       '--mode <mode>',
@@ -62,11 +59,12 @@ export function registerRestoreCommand(
     )
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--db-url <url>', "the Odoo database's PostgreSQL URL (default: $SAM_ODOO_DB_URL)")
+    .option('--graph-db-url <url>', "the graph database's superuser URL (default: $SAM_GRAPH_DB_URL)")
     .option('--filestore <dir>', "the Odoo database's filestore folder (default: $SAM_ODOO_FILESTORE)")
-    .option('--config <file>', 'a JSON settings file (odooDbUrl, filestore, …)')
+    .option('--config <file>', 'a JSON settings file (odooDbUrl, graphDbUrl, filestore, …)')
     .option('--json', 'print the final report as JSON on stdout (progress as JSON lines on stderr)')
     .action(async (bundlePath: string, opts: RestoreCliOptions) => {
-      parseComponents(opts.components);
+      const components = parseComponents(opts.components);
       if (opts.mode !== 'replace' && opts.mode !== 'merge') {
         throw new CliError(`--mode ${opts.mode}: expected replace or merge`, EXIT.usage);
       }
@@ -79,11 +77,15 @@ export function registerRestoreCommand(
           ...(opts.config === undefined ? {} : { config: opts.config }),
           options: {
             ...(opts.dbUrl === undefined ? {} : { odooDbUrl: opts.dbUrl }),
+            ...(opts.graphDbUrl === undefined ? {} : { graphDbUrl: opts.graphDbUrl }),
             ...(opts.filestore === undefined ? {} : { filestore: opts.filestore }),
           },
           env,
         },
-        ['odooDbUrl', 'filestore'],
+        [
+          ...(components.includes('odoo') ? (['odooDbUrl', 'filestore'] as const) : []),
+          ...(components.includes('graph') ? (['graphDbUrl'] as const) : []),
+        ],
       );
       const interactive = Boolean(io.stdin?.isTTY);
       if (!opts.dryRun && !opts.yes && !interactive) {
@@ -95,93 +97,83 @@ export function registerRestoreCommand(
       const say = (line: string) => {
         if (!opts.json) io.stderr.write(`${line}\n`);
       };
-      // Every entry is checked (size, CRC-32, SHA-256) before anything is touched: a damaged
-      // bundle is refused here, not found out halfway through.
       const progress = new ProgressReporter(io, { json: Boolean(opts.json) });
-      say(`verifying ${bundlePath}`);
-      const check = await verifyBundle(bundlePath, {
-        onProgress: (p) =>
-          progress.update({
-            phase: 'verify',
-            item: p.entry,
-            done: p.bytesDone,
-            total: p.bytesTotal,
-            unit: 'bytes',
-          }),
-      });
-      progress.finish();
-      if (!check.ok) {
-        throw new CliError(
-          `bundle ${bundlePath} refused, nothing was changed:\n${check.problems.map((p) => `  [${p.code}] ${p.message}`).join('\n')}`,
-          EXIT.refused,
-        );
-      }
-      const bundle = await openBundle(bundlePath).catch((err: unknown) => {
-        throw asCliError(err, `bundle ${bundlePath}`);
-      });
-      try {
-        if (!bundle.metadata.components.odoo) {
-          throw new CliError(
-            `bundle ${bundlePath} holds no odoo component (it has: ${Object.keys(bundle.metadata.components).join(', ') || 'none'}); choose a bundle made by sam-backup export`,
-            EXIT.refused,
-          );
-        }
-        const restoreOpts: RestoreOptions = {
-          databaseUrl: settings.odooDbUrl,
-          filestoreDir: settings.filestore,
-          bundle,
-          mode: opts.mode,
-          dangling: opts.dangling,
-          allowDroppedColumns: opts.allowDroppedColumns === true,
-          acceptEditedWorkbook: opts.acceptEditedWorkbook === true,
-          onProgress: odooProgress(progress),
-        };
-        const target = redactUrl(settings.odooDbUrl);
-        if (opts.dryRun || !opts.yes) {
-          say(`dry-run of ${bundlePath} against ${target} (${opts.mode} mode)`);
-          const preview = await dryRunRestore(restoreOpts).catch((err: unknown) => {
-            throw asCliError(err, 'restore (dry-run)');
-          });
-          progress.finish();
-          if (opts.dryRun) {
-            state.exitCode = preview.verdict === 'ok' ? EXIT.ok : EXIT.refused;
-            if (opts.json) printJson(io, preview);
-            else io.stdout.write(describe(preview, target));
-            return;
-          }
-          io.stderr.write(describe(preview, target));
-          if (preview.verdict !== 'ok') {
-            throw new CliError('the restore would be refused (see above); nothing was changed', EXIT.refused);
-          }
-          if (!(await confirm(io, `Replace the data above in ${target}? [y/N] `))) {
-            throw new CliError('restore cancelled; nothing was changed', EXIT.failed);
-          }
-        }
-        say(`restoring ${bundlePath} into ${target} (${opts.mode} mode)`);
-        const prepared = await prepareRestore(restoreOpts).catch((err: unknown) => {
-          throw asCliError(err, 'restore');
-        });
-        let report: RestoreReport;
+      const targets = {
+        odoo: redactUrl(settings.odooDbUrl),
+        graph: redactUrl(settings.graphDbUrl),
+      };
+      const run = async (dryRun: boolean): Promise<RestoreInstallationReport> => {
         try {
-          report = await prepared.commit();
+          return await restoreInstallation({
+            bundlePath,
+            components,
+            dryRun,
+            odoo: {
+              databaseUrl: settings.odooDbUrl,
+              filestoreDir: settings.filestore,
+              mode: opts.mode as 'replace' | 'merge',
+              dangling: opts.dangling as 'refuse' | 'null',
+              allowDroppedColumns: opts.allowDroppedColumns === true,
+              acceptEditedWorkbook: opts.acceptEditedWorkbook === true,
+            },
+            graph: { databaseUrl: settings.graphDbUrl },
+            onProgress: engineProgress(progress),
+          });
         } catch (err) {
-          throw asCliError(err, 'restore');
+          throw asCliError(err, dryRun ? 'restore (dry-run)' : 'restore');
         } finally {
           progress.finish();
         }
-        state.exitCode = EXIT.ok;
-        if (opts.json) {
-          printJson(io, report);
+      };
+      if (opts.dryRun || !opts.yes) {
+        say(`dry-run of ${bundlePath} (${components.join(', ')}; ${opts.mode} mode)`);
+        const preview = await run(true);
+        const refused = preview.odoo?.verdict === 'refused';
+        if (opts.dryRun) {
+          state.exitCode = refused ? EXIT.refused : EXIT.ok;
+          if (opts.json) printJson(io, preview);
+          else io.stdout.write(describeAll(preview, targets));
           return;
         }
-        io.stdout.write(describe(report, target));
-        io.stdout.write(
-          `OK restore: ${report.tables.length} tables verified by content hash and committed in ${formatDuration(report.durationMs)}\n`,
-        );
-      } finally {
-        await bundle.close();
+        io.stderr.write(describeAll(preview, targets));
+        if (refused) {
+          throw new CliError('the restore would be refused (see above); nothing was changed', EXIT.refused);
+        }
+        if (!(await confirm(io, `Replace the data above (${components.join(', ')})? [y/N] `))) {
+          throw new CliError('restore cancelled; nothing was changed', EXIT.failed);
+        }
       }
+      say(`restoring ${bundlePath} (${components.join(', ')}; ${opts.mode} mode)`);
+      const report = await run(false);
+      state.exitCode = EXIT.ok;
+      if (opts.json) {
+        printJson(io, report);
+        return;
+      }
+      io.stdout.write(describeAll(report, targets));
+      io.stdout.write(
+        `OK restore: ${components.join(' and ')} verified and switched in ${formatDuration(report.durationMs)}\n`,
+      );
     });
+}
+
+function describeAll(r: RestoreInstallationReport, targets: { odoo: string; graph: string }): string {
+  return `${r.odoo ? describe(r.odoo, targets.odoo) : ''}${r.graph ? describeGraph(r.graph, targets.graph) : ''}`;
+}
+
+/** A person's view of a graph restore report. */
+export function describeGraph(r: GraphRestoreReport, target: string): string {
+  const out: string[] = [];
+  out.push(
+    `${r.dryRun ? 'Dry-run' : 'Restore'} of the graph database into ${target}: ${r.differences.length === 0 ? 'no difference' : `${r.differences.length} difference(s)`}`,
+  );
+  for (const t of r.tables)
+    out.push(`  ${t.table}: ${t.rowsInBundle} rows in the bundle, ${t.rowsNow ?? 'no table'} now`);
+  for (const d of r.differences.slice(0, 20)) out.push(`  - ${d}`);
+  if (r.differences.length > 20) out.push(`  - … ${r.differences.length - 20} more`);
+  if (r.previous) out.push(`  the replaced database is kept as ${r.previous}`);
+  for (const p of r.probe) out.push(`  Cypher on ${p.graph}: ${p.vertices} vertices, ${p.edges} edges`);
+  return `${out.join('\n')}\n`;
 }
 
 async function confirm(io: CliIO, question: string): Promise<boolean> {
