@@ -212,6 +212,7 @@ export async function prepareGraphRestore(opts: GraphRestoreOptions): Promise<Pr
           ? ` ENCODING '${props.enc}' LC_COLLATE '${props.coll.replace(/'/g, "''")}' LC_CTYPE '${props.ctype.replace(/'/g, "''")}' OWNER ${quoteIdent(props.owner)}`
           : ''),
     );
+    if (liveExists) await copyDatabaseSettings(admin, live, temp);
     progress({ phase: 'graph load', bytesDone: 0, message: `loading into ${temp}` });
     await loadDump(opts.bundle, psql.path, toolConnection(opts.databaseUrl, temp), progress);
 
@@ -308,6 +309,32 @@ function preparedRestore(
       }
     },
   };
+}
+
+/**
+ * What pg_dump leaves out without --create but an installation depends on — the database's own
+ * settings (`ALTER DATABASE … SET`, e.g. AGE's search_path) and its comment — is carried over from
+ * the live database to the new one, as its owner, encoding and collation are.
+ */
+async function copyDatabaseSettings(admin: pg.Client, from: string, to: string): Promise<void> {
+  const r = await admin.query<{ comment: string | null; config: string[] | null }>(
+    `SELECT shobj_description(d.oid, 'pg_database') AS comment,
+            (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS config
+     FROM pg_database d WHERE d.datname = $1`,
+    [from],
+  );
+  const row = r.rows[0];
+  if (!row) return;
+  if (row.comment !== null) {
+    await admin.query(`COMMENT ON DATABASE ${quoteIdent(to)} IS '${row.comment.replace(/'/g, "''")}'`);
+  }
+  for (const entry of row.config ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const name = entry.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) continue;
+    await admin.query(`ALTER DATABASE ${quoteIdent(to)} SET ${name} = ${entry.slice(eq + 1)}`);
+  }
 }
 
 async function liveFingerprint(url: string): Promise<GraphFingerprint> {

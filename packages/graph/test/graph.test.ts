@@ -116,6 +116,8 @@ async function withDump(name: string, edit: (dump: string) => string): Promise<s
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'graph-test-'));
   await sql(ADMIN, `CREATE DATABASE ${live}`);
+  await sql(ADMIN, `COMMENT ON DATABASE ${live} IS 'SAM AI memory (test)'`);
+  await sql(ADMIN, `ALTER DATABASE ${live} SET search_path = knowledge, "$user", public`);
   const url = urlOf(live);
   await sql(
     url,
@@ -194,6 +196,17 @@ describe('graph database, plain PostgreSQL', () => {
     expect(first.previous).toBe(`${live}__before_20260101_000000`);
     expect(await contents(live)).toEqual(original);
     expect(await contents(first.previous as string)).toEqual(damaged);
+    // The database's own settings and comment, which a dump without --create leaves out, came along.
+    const [settings] = await sql<{ comment: string; config: string[] }>(
+      ADMIN,
+      `SELECT shobj_description(d.oid, 'pg_database') AS comment,
+              (SELECT setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS config
+       FROM pg_database d WHERE datname = '${live}'`,
+    );
+    expect(settings).toEqual({
+      comment: 'SAM AI memory (test)',
+      config: ['search_path=knowledge, "$user", public'],
+    });
 
     const second = await restore(bundle.path, { now: new Date('2026-01-02T00:00:00Z') });
     expect(second.dropped).toEqual([first.previous]);
