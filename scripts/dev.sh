@@ -2,7 +2,7 @@
 # The one setup path for sam-backup on a Debian machine with Node 20, used by the README's two
 # commands and by CI (.ci/run). Idempotent: each step is skipped when it is already done.
 #
-#   bash scripts/dev.sh demo       set up, then run the main job (sample SAM AI installation → export → damage → restore, verified)
+#   bash scripts/dev.sh demo       set up, then run the main job (sample SAM AI installation: Odoo data + graph → export → damage → restore, verified)
 #   bash scripts/dev.sh test       set up, then lint, type-check, build and run every test
 #   bash scripts/dev.sh services   set up and start the local services only, print their URLs
 #   bash scripts/dev.sh stop       stop the local services this script started

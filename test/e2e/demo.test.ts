@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBundle } from '@sam-backup/bundle';
 import { dropFixture } from '@sam-backup/fixtures';
+import pg from 'pg';
 import { afterAll, expect, test } from 'vitest';
 import { sam } from '../support/cli.js';
 import { pgUrl } from '../support/services.js';
@@ -12,6 +13,14 @@ const database = `e2e_demo_${process.pid}`;
 let workDir = '';
 afterAll(async () => {
   await dropFixture({ adminUrl: pgUrl, database, filestoreDir: join(workDir, 'filestore', database) });
+  // The graph database and the one its restore replaced (kept as <name>__before_<time>).
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  const graphs = await c.query<{ d: string }>(`SELECT datname AS d FROM pg_database WHERE datname LIKE $1`, [
+    `${database}_memory%`,
+  ]);
+  await c.end();
+  for (const { d } of graphs.rows) await dropFixture({ adminUrl: pgUrl, database: d });
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -30,8 +39,12 @@ test('sam-backup demo builds the sample installation, exports it, damages it and
   expect(report.restore.deleted).toBeGreaterThanOrEqual(1);
   expect(report.restore.filesAdded).toBe(1);
   expect(report.restore.tablesVerified).toBe(report.export.tables);
+  // The graph was damaged too, and came back verified; the damaged one is kept aside.
+  expect(report.dryRun.graphDifferences).toBeGreaterThan(0);
+  expect(report.restore.graphVerified).toBe(true);
+  expect(report.restore.graphPrevious).toMatch(new RegExp(`^${database}_memory__before_`));
   // The dry-run announced exactly what the restore then did.
-  expect(report.dryRun).toEqual({
+  expect(report.dryRun).toMatchObject({
     toInsert: report.restore.inserted,
     toUpdate: report.restore.updated,
     toDelete: report.restore.deleted,

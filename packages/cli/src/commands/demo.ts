@@ -1,13 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { BundleWriter, ENTRY, openBundle, verifyBundle } from '@sam-backup/bundle';
-import { createFixture } from '@sam-backup/fixtures';
-import { dryRunRestore, exportOdooData, restoreOdooData } from '@sam-backup/odoo-data';
+import { verifyBundle } from '@sam-backup/bundle';
+import { exportInstallation, restoreInstallation } from '@sam-backup/engine';
+import { createFixture, createGraphFixture } from '@sam-backup/fixtures';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { postgresUrl, redactUrl } from '../config.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
-import { asCliError, odooProgress } from '../odoo/common.js';
+import { asCliError, engineProgress } from '../odoo/common.js';
 import { type CliIO, formatBytes, formatDuration, printJson } from '../output/io.js';
 import { ProgressReporter } from '../output/progress.js';
 import { TOOL_VERSION } from '../version.js';
@@ -30,9 +30,10 @@ function parseScale(value: string): 'S' | 'L' | number {
 }
 
 /**
- * The main job of the README: builds the sample SAM AI installation, exports its Odoo data into a
- * bundle, verifies the bundle, damages the installation, and restores it (dry-run, then the
- * restore verified by content hash before COMMIT). The graph and vectors join it with issue 4.
+ * The main job of the README: builds the sample SAM AI installation (Odoo-shaped database with its
+ * filestore, and a knowledge graph database), exports both into one bundle, verifies the bundle,
+ * damages both stores, and restores them (dry-run, then every store prepared and verified beside
+ * the live one before any is switched). The vectors join it with the vectors component.
  */
 export function registerDemoCommand(program: Command, io: CliIO, state: { exitCode: ExitCode }): void {
   program
@@ -83,39 +84,41 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       say(
         `    ${fixture.totalRows.toLocaleString('en-US')} rows in ${Object.keys(fixture.rows).length} tables, ${fixture.filestoreFiles} filestore files (${formatBytes(fixture.filestoreBytes)}) in ${formatDuration(fixture.durationMs)}`,
       );
-
-      say(`2/5 exporting its Odoo data into a bundle in ${backupDir}`);
-      const writer = await BundleWriter.create({ dir: backupDir });
-      let exported: Awaited<ReturnType<typeof exportOdooData>>;
-      try {
-        exported = await exportOdooData({
-          databaseUrl: fixture.databaseUrl,
-          filestoreDir,
-          bundle: writer,
-          onProgress: odooProgress(progress),
-        });
-        progress.finish();
-        await writer.addEntry(ENTRY.instructions, instructions(opts.database));
-        await writer.addEntry(
-          ENTRY.exportLog,
-          `${new Date().toISOString()} sam-backup ${TOOL_VERSION} demo export of ${opts.database}: ${exported.rows} rows, ${exported.files} files\n`,
-        );
-      } catch (err) {
-        progress.finish();
-        await writer.abort();
-        throw asCliError(err, 'demo export');
-      }
-      const bundle = await writer.finalize({
-        tool: { name: 'sam-backup', version: TOOL_VERSION },
-        source: {
-          odoo: { version: exported.odooVersion, database: opts.database },
-          modules: exported.modules,
-        },
-        components: { odoo: exported.component },
-        options: { secretsIncluded: false, secretsOmitted: exported.secretsOmitted },
+      const graphDatabase = `${opts.database}_memory`;
+      const graphFixture = await createGraphFixture({
+        adminUrl,
+        database: graphDatabase,
+        scale: parseScale(opts.scale),
+        dropExisting: true,
       });
       say(
-        `    ${bundle.path} (${formatBytes(bundle.size)}): ${exported.modelList.tables.length} tables, ${exported.rows.toLocaleString('en-US')} rows, ${exported.files} files in ${formatDuration(exported.durationMs)}`,
+        `    knowledge graph ${graphDatabase}: ${graphFixture.vertices.toLocaleString('en-US')} vertices, ${graphFixture.edges.toLocaleString('en-US')} edges (plain PostgreSQL, laid out as Apache AGE lays out a graph)`,
+      );
+      const settings = {
+        odoo: { databaseUrl: fixture.databaseUrl, filestoreDir },
+        graph: { databaseUrl: graphFixture.databaseUrl },
+      };
+
+      say(`2/5 exporting the Odoo data and the graph into one bundle in ${backupDir}`);
+      let exported: Awaited<ReturnType<typeof exportInstallation>>;
+      try {
+        exported = await exportInstallation({
+          components: ['odoo', 'graph'],
+          backupDir,
+          tool: { name: 'sam-backup', version: TOOL_VERSION },
+          ...settings,
+          onProgress: engineProgress(progress),
+        });
+      } catch (err) {
+        throw asCliError(err, 'demo export');
+      } finally {
+        progress.finish();
+      }
+      const { bundle } = exported;
+      const odooRows = exported.odoo?.rows ?? 0;
+      const odooTables = exported.odoo?.modelList.tables.length ?? 0;
+      say(
+        `    ${bundle.path} (${formatBytes(bundle.size)}): ${odooTables} tables, ${odooRows.toLocaleString('en-US')} rows, ${exported.odoo?.files ?? 0} files; graph dump ${formatBytes(exported.graph?.bytes ?? 0)}; in ${formatDuration(exported.durationMs)}`,
       );
 
       say('3/5 verifying the bundle');
@@ -129,32 +132,38 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       say(`    ${verified.entriesChecked} entries, every size, CRC-32 and SHA-256 matches`);
 
       say('4/5 damaging the installation the way accidents do');
-      const damage = await damageInstallation(fixture.databaseUrl, filestoreDir);
+      const damage = [
+        ...(await damageInstallation(fixture.databaseUrl, filestoreDir)),
+        ...(await damageGraph(graphFixture.databaseUrl)),
+      ];
       say(`    ${damage.join('; ')}`);
 
-      say('5/5 restoring the bundle (dry-run first, then the restore, verified before COMMIT)');
-      const reader = await openBundle(bundle.path);
-      let report: Awaited<ReturnType<typeof restoreOdooData>>;
-      let preview: Awaited<ReturnType<typeof dryRunRestore>>;
+      say('5/5 restoring the bundle (dry-run first; then both stores prepared and verified, then switched)');
+      let preview: Awaited<ReturnType<typeof restoreInstallation>>;
+      let report: Awaited<ReturnType<typeof restoreInstallation>>;
       try {
         const restoreOpts = {
-          databaseUrl: fixture.databaseUrl,
-          filestoreDir,
-          bundle: reader,
-          onProgress: odooProgress(progress),
+          bundlePath: bundle.path,
+          components: ['odoo', 'graph'] as const,
+          ...settings,
+          onProgress: engineProgress(progress),
         };
-        preview = await dryRunRestore(restoreOpts);
+        preview = await restoreInstallation({ ...restoreOpts, dryRun: true });
         progress.finish();
-        report = await restoreOdooData(restoreOpts);
-        progress.finish();
+        report = await restoreInstallation(restoreOpts);
       } catch (err) {
-        progress.finish();
         throw asCliError(err, 'demo restore');
       } finally {
-        await reader.close();
+        progress.finish();
       }
-      const sum = (k: 'toInsert' | 'toUpdate' | 'toDelete') => report.tables.reduce((a, t) => a + t[k], 0);
-      const allVerified = report.committed && report.tables.every((t) => t.verified);
+      const odooReport = report.odoo;
+      const sum = (r: typeof odooReport, k: 'toInsert' | 'toUpdate' | 'toDelete') =>
+        (r?.tables ?? []).reduce((a, t) => a + t[k], 0);
+      const allVerified =
+        report.switched &&
+        odooReport?.committed === true &&
+        odooReport.tables.every((t) => t.verified) &&
+        report.graph?.verified === true;
       state.exitCode = allVerified ? EXIT.ok : EXIT.failed;
       const result = {
         ok: allVerified,
@@ -165,8 +174,16 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
           database: opts.database,
           totalRows: fixture.totalRows,
           filestoreFiles: fixture.filestoreFiles,
+          graphDatabase,
+          vertices: graphFixture.vertices,
+          edges: graphFixture.edges,
         },
-        export: { tables: exported.modelList.tables.length, rows: exported.rows, files: exported.files },
+        export: {
+          tables: odooTables,
+          rows: odooRows,
+          files: exported.odoo?.files ?? 0,
+          graphDumpBytes: exported.graph?.bytes ?? 0,
+        },
         verify: {
           entries: verified.entriesChecked,
           bytes: verified.bytesChecked,
@@ -174,18 +191,21 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
         },
         damage,
         dryRun: {
-          toInsert: preview.tables.reduce((a, t) => a + t.toInsert, 0),
-          toUpdate: preview.tables.reduce((a, t) => a + t.toUpdate, 0),
-          toDelete: preview.tables.reduce((a, t) => a + t.toDelete, 0),
-          filesToAdd: preview.files.toAdd,
+          toInsert: sum(preview.odoo, 'toInsert'),
+          toUpdate: sum(preview.odoo, 'toUpdate'),
+          toDelete: sum(preview.odoo, 'toDelete'),
+          filesToAdd: preview.odoo?.files.toAdd ?? 0,
+          graphDifferences: preview.graph?.differences.length ?? 0,
         },
         restore: {
-          tablesVerified: report.tables.filter((t) => t.verified).length,
-          inserted: sum('toInsert'),
-          updated: sum('toUpdate'),
-          deleted: sum('toDelete'),
-          filesAdded: report.files.toAdd,
-          committed: report.committed,
+          tablesVerified: odooReport?.tables.filter((t) => t.verified).length ?? 0,
+          inserted: sum(odooReport, 'toInsert'),
+          updated: sum(odooReport, 'toUpdate'),
+          deleted: sum(odooReport, 'toDelete'),
+          filesAdded: odooReport?.files.toAdd ?? 0,
+          committed: odooReport?.committed === true,
+          graphVerified: report.graph?.verified === true,
+          graphPrevious: report.graph?.previous ?? null,
         },
         durationMs: Math.round(performance.now() - started),
       };
@@ -195,10 +215,25 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       }
       io.stdout.write(
         allVerified
-          ? `OK demo: exported ${exported.rows.toLocaleString('en-US')} rows into ${bundle.path}, damaged the database, and restored it: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} file(s) put back; all ${result.restore.tablesVerified} tables verified by content hash. Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
-          : 'FAILED demo: the restore did not verify every table\n',
+          ? `OK demo: exported ${odooRows.toLocaleString('en-US')} rows and the knowledge graph into ${bundle.path}, damaged both, and restored them: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} file(s) put back, all ${result.restore.tablesVerified} tables verified by content hash; the graph database verified and swapped in (the damaged one kept as ${result.restore.graphPrevious}). Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
+          : 'FAILED demo: the restore did not verify every store\n',
       );
     });
+}
+
+/** What the demo breaks in the graph: lost edges and overwritten vertices. */
+async function damageGraph(databaseUrl: string): Promise<string[]> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const edges = await db.query(`DELETE FROM sam_ai_knowledge."MENTIONS" WHERE id % 10 = 0`);
+    const vertices = await db.query(
+      `UPDATE sam_ai_knowledge."Concept" SET properties = properties || '{"name": "overwritten"}' WHERE id % 25 = 0`,
+    );
+    return [`${edges.rowCount} graph edges deleted`, `${vertices.rowCount} graph vertices overwritten`];
+  } finally {
+    await db.end();
+  }
 }
 
 /** What the demo breaks before restoring: edits, deletions, an insertion and a lost file. */
@@ -230,20 +265,4 @@ async function damageInstallation(databaseUrl: string, filestoreDir: string): Pr
   } finally {
     await db.end();
   }
-}
-
-function instructions(database: string): string {
-  return `# Restoring this bundle
-
-This bundle was written by the sam-backup demo from the sample database \`${database}\`.
-
-Check it first — every entry's size and SHA-256 against metadata.json:
-
-    sam-backup verify <this file>
-    sam-backup inspect <this file>
-
-With standard tools only: \`sha256sum -c <this file>.sha256\` checks the whole file, and
-\`unzip -l\` lists the entries; \`odoo_data/filestore/\` holds the attachment files, named as
-Odoo's filestore names them (copy them under \`<data_dir>/filestore/<database>/\`).
-`;
 }
