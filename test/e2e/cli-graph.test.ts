@@ -85,4 +85,16 @@ it('exports the graph database, and restores it after damage, through the comman
   expect(res.stdout).toContain('OK restore: graph verified and switched');
   expect(res.stdout).toMatch(/the replaced database is kept as e2e_graph_\w+__before_/);
   expect(await fingerprint()).toBe(original);
+
+  // Asking for a component the bundle does not hold is refused (exit 3), naming what it has.
+  const missing = await samWith(
+    { env: { ...env, SAM_ODOO_DB_URL: url, SAM_ODOO_FILESTORE: root } },
+    'restore',
+    report.bundle,
+    '--components',
+    'odoo,graph',
+    '--yes',
+  );
+  expect(missing.code, missing.stderr).toBe(3);
+  expect(missing.stderr).toContain('the bundle holds no odoo component (it has: graph)');
 }, 120_000);

@@ -14,5 +14,6 @@ export {
   BundleDamagedError,
   type RestoreInstallationOptions,
   type RestoreInstallationReport,
+  RestoreRefusedError,
   restoreInstallation,
 } from './restore.js';

@@ -34,6 +34,14 @@ export interface RestoreInstallationReport {
   durationMs: number;
 }
 
+/** The bundle cannot serve this restore (a component asked for is not in it): nothing was touched. */
+export class RestoreRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RestoreRefusedError';
+  }
+}
+
 /** Thrown when the bundle does not verify: nothing was touched. */
 export class BundleDamagedError extends Error {
   constructor(
@@ -83,7 +91,7 @@ export async function restoreInstallation(
   try {
     for (const c of wants) {
       if (!bundle.metadata.components[c]) {
-        throw new Error(
+        throw new RestoreRefusedError(
           `the bundle holds no ${c} component (it has: ${Object.keys(bundle.metadata.components).join(', ') || 'none'}): restore only the components it has`,
         );
       }

@@ -3,7 +3,13 @@
  * exit codes, and progress lines from the engine's progress events.
  */
 import { BundleError, BundleRefusedError } from '@sam-backup/bundle';
-import { BundleDamagedError, COMPONENTS, type Component, type EngineProgress } from '@sam-backup/engine';
+import {
+  BundleDamagedError,
+  COMPONENTS,
+  type Component,
+  type EngineProgress,
+  RestoreRefusedError,
+} from '@sam-backup/engine';
 import { GraphError } from '@sam-backup/graph';
 import { OdooDataError } from '@sam-backup/odoo-data';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -32,6 +38,8 @@ export function parseComponents(value: string): Component[] {
 export function asCliError(err: unknown, what: string): unknown {
   if (err instanceof CliError) return err;
   if (err instanceof BundleDamagedError) return new CliError(err.message, EXIT.refused);
+  if (err instanceof RestoreRefusedError)
+    return new CliError(`${what} refused, nothing was changed: ${err.message}`, EXIT.refused);
   if (err instanceof BundleRefusedError) {
     const list = err.problems.map((p) => `  [${p.code}] ${p.message}`).join('\n');
     return new CliError(`${what} refused, nothing was changed:\n${list}`, EXIT.refused);
