@@ -5,7 +5,7 @@
  * in, then the Odoo transaction commits; if the commit fails the graph swap is undone, so the
  * installation is fully old or fully new. Nothing is switched before everything is verified.
  */
-import { type BundleReader, openBundle, verifyBundle } from '@sam-backup/bundle';
+import { type BundleReader, ENTRY, openBundle, verifyBundle } from '@sam-backup/bundle';
 import { type GraphRestoreReport, type PreparedGraphRestore, prepareGraphRestore } from '@sam-backup/graph';
 import {
   dryRunRestore,
@@ -112,6 +112,7 @@ export async function restoreInstallation(
               }),
           }
         : null;
+    const dumpBytes = wants.has('graph') ? bundle.entry(ENTRY.graphDump).size : 0;
     const graphOpts =
       opts.graph && wants.has('graph')
         ? {
@@ -123,7 +124,8 @@ export async function restoreInstallation(
                 component: 'graph' as const,
                 phase: p.phase,
                 done: p.bytesDone,
-                total: 0,
+                // Loading reads the dump entry once: its size is the total.
+                total: p.phase === 'graph load' ? dumpBytes : 0,
                 unit: 'bytes' as const,
               }),
           }
@@ -163,6 +165,8 @@ export async function restoreInstallation(
         throw err;
       }
     }
+    // Everything switched: only now are the graph databases older restores kept dropped.
+    if (graph && report.graph) report.graph = await graph.finish();
     graph = null;
     report.switched = true;
     report.durationMs = Math.round(performance.now() - started);

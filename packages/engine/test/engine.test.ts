@@ -134,6 +134,15 @@ describe('engine: Odoo data and graph in one bundle, one restore', () => {
   it('when the Odoo COMMIT fails after the graph was swapped in, the graph swap is undone: both stay old', async () => {
     await damage('second damage');
     const before = await state();
+    const kept = async () =>
+      (
+        await sql<{ d: string }>(
+          ADMIN,
+          `SELECT datname AS d FROM pg_database WHERE datname LIKE '${graphDb}\\_\\_before\\_%' ORDER BY 1`,
+        )
+      ).map((r) => r.d);
+    const keptBefore = await kept();
+    expect(keptBefore).toHaveLength(1);
     const err = await restoreInstallation({
       bundlePath,
       components: ['odoo', 'graph'],
@@ -159,6 +168,8 @@ describe('engine: Odoo data and graph in one bundle, one restore', () => {
       `SELECT datname AS d FROM pg_database WHERE datname LIKE '${graphDb}\\_\\_%' AND datname NOT LIKE '%\\_\\_before\\_%'`,
     );
     expect(left).toEqual([]);
+    // The database the previous (successful) restore kept is still there: a failed restore drops nothing.
+    expect(await kept()).toEqual(keptBefore);
   }, 240_000);
 
   it('refuses a damaged bundle before touching either store', async () => {

@@ -108,6 +108,11 @@ export interface PreparedGraphRestore {
   report: GraphRestoreReport;
   /** Swaps the verified database in (the live one is kept as `<name>__before_<UTC>`). */
   swap(): Promise<GraphRestoreReport>;
+  /**
+   * After swap(), once the whole restore has switched: drops the databases older restores kept
+   * (`<name>__before_…` other than the one this swap made).
+   */
+  finish(): Promise<GraphRestoreReport>;
   /** Drops the prepared database; the live one was never touched. */
   discard(): Promise<void>;
   /** After swap(): puts the replaced database back and drops the restored one. */
@@ -117,7 +122,9 @@ export interface PreparedGraphRestore {
 /** prepareGraphRestore + swap. */
 export async function restoreGraph(opts: GraphRestoreOptions): Promise<GraphRestoreReport> {
   const prepared = await prepareGraphRestore(opts);
-  return opts.dryRun ? prepared.report : prepared.swap();
+  if (opts.dryRun) return prepared.report;
+  await prepared.swap();
+  return prepared.finish();
 }
 
 /** Checks, loads into a database beside the live one and verifies it there (steps 1–5 of §7.2.2). */
@@ -189,7 +196,7 @@ export async function prepareGraphRestore(opts: GraphRestoreOptions): Promise<Pr
       const refuse = async (): Promise<never> => {
         throw new GraphError('BAD_OPTIONS', 'a dry-run cannot be swapped in or undone');
       };
-      return { report, swap: refuse, undo: refuse, discard: async () => undefined };
+      return { report, swap: refuse, finish: refuse, undo: refuse, discard: async () => undefined };
     }
 
     const psql = await findTool('psql', Math.max(major, bundleMajor), opts.psqlPath);
@@ -255,7 +262,7 @@ function preparedRestore(
   liveExists: boolean,
   temp: string,
 ): PreparedGraphRestore {
-  let state: 'prepared' | 'swapped' | 'discarded' | 'undone' = 'prepared';
+  let state: 'prepared' | 'swapped' | 'finished' | 'discarded' | 'undone' = 'prepared';
   const expect = (want: typeof state, what: string) => {
     if (state !== want) throw new GraphError('BAD_OPTIONS', `cannot ${what}: this restore is ${state}`);
   };
@@ -268,6 +275,19 @@ function preparedRestore(
         opts.onProgress?.({ phase: 'graph swap', bytesDone: 0 });
         report.previous = await swap(admin, live, liveExists, temp, opts.now ?? new Date());
         state = 'swapped';
+        return report;
+      } catch (err) {
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(temp)} WITH (FORCE)`).catch(() => undefined);
+        state = 'discarded';
+        throw err;
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+    },
+    async finish() {
+      expect('swapped', 'finish');
+      const admin = await adminClient(opts.databaseUrl);
+      try {
         report.dropped.push(
           ...(await dropMatching(
             admin,
@@ -276,11 +296,8 @@ function preparedRestore(
             report.previous === null ? [] : [report.previous],
           )),
         );
+        state = 'finished';
         return report;
-      } catch (err) {
-        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(temp)} WITH (FORCE)`).catch(() => undefined);
-        state = 'discarded';
-        throw err;
       } finally {
         await admin.end().catch(() => undefined);
       }

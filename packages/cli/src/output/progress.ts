@@ -38,7 +38,8 @@ export class ProgressReporter {
     if (this.last !== undefined && this.last.phase !== p.phase) this.startedAt = now;
     this.last = p;
     const interval = this.mode === 'tty' ? 100 : this.mode === 'json' ? 1000 : 2000;
-    if (now - this.lastAt < interval && p.done < p.total) return;
+    // The last update of a known total always shows; an unknown total (0) is rate-limited throughout.
+    if (now - this.lastAt < interval && (p.total <= 0 || p.done < p.total)) return;
     this.lastAt = now;
     this.emit(p, now);
   }
