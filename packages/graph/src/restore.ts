@@ -495,7 +495,7 @@ async function swap(
       await admin.query(`ALTER DATABASE ${quoteIdent(incoming)} RENAME TO ${quoteIdent(live)}`);
     return null;
   }
-  const before = asName ?? `${live.slice(0, 40)}__before_${stamp(now)}`;
+  const before = await freeName(admin, asName ?? `${live.slice(0, 40)}__before_${stamp(now)}`);
   await admin.query(`ALTER DATABASE ${quoteIdent(live)} WITH ALLOW_CONNECTIONS false`);
   try {
     for (let attempt = 0; ; attempt++) {
@@ -530,6 +530,15 @@ async function swap(
       `could not swap the restored graph database in (${(err as Error).message}); the live database ${live} is unchanged`,
       { cause: err },
     );
+  }
+}
+
+/** `name`, or `name_2`, `name_3`, … when a database of that name exists (two restores in one second). */
+async function freeName(admin: pg.Client, name: string): Promise<string> {
+  for (let i = 1; ; i++) {
+    const candidate = i === 1 ? name : `${name}_${i}`;
+    const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [candidate]);
+    if ((r.rowCount ?? 0) === 0) return candidate;
   }
 }
 

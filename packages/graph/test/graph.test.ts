@@ -212,6 +212,11 @@ describe('graph database, plain PostgreSQL', () => {
     expect(second.dropped).toEqual([first.previous]);
     expect(await databases(`${live}__`)).toEqual([`${live}__before_20260102_000000`]);
     expect(await contents(live)).toEqual(original);
+    // Two restores within the same second keep both names apart.
+    await sql(urlOf(live), `UPDATE knowledge.node SET label = 'same second' WHERE id = 2`);
+    const third = await restore(bundle.path, { now: new Date('2026-01-02T00:00:00Z') });
+    expect(third.previous).toBe(`${live}__before_20260102_000000_2`);
+    expect(third.dropped).toEqual([`${live}__before_20260102_000000`]);
   }, 120_000);
 
   it('a dump whose content does not match its fingerprint is refused after loading; the live database is untouched', async () => {
