@@ -15,7 +15,7 @@ import {
   type GraphFingerprint,
   SESSION_SETTINGS,
 } from './fingerprint.js';
-import { findTool, serverMajor, toolConnection } from './tools.js';
+import { findTool, serverMajor, toolConnection, watchTool } from './tools.js';
 
 export interface GraphProgress {
   phase: string;
@@ -83,14 +83,7 @@ export async function exportGraph(opts: GraphExportOptions): Promise<GraphExport
       ['--format=plain', '--no-password', `--snapshot=${snapshot}`, '--dbname', conn.url],
       { stdio: ['ignore', 'pipe', 'pipe'], env: conn.env },
     );
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => {
-      if (stderr.length < 16_384) stderr += c.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => {
-      child.on('error', () => resolve(-1));
-      child.on('exit', (code) => resolve(code));
-    });
+    const { exited, stderr } = watchTool(child);
     let bytes = 0;
     child.stdout.on('data', (c: Buffer) => {
       bytes += c.length;
@@ -108,7 +101,7 @@ export async function exportGraph(opts: GraphExportOptions): Promise<GraphExport
     if (code !== 0) {
       throw new GraphError(
         'DUMP_FAILED',
-        `pg_dump of the graph database failed (exit ${code}): ${stderr.trim() || 'no message'}`,
+        `pg_dump of the graph database failed (exit ${code}): ${stderr().trim() || 'no message'}`,
       );
     }
     await db.query('COMMIT');

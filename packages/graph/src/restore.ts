@@ -13,7 +13,7 @@ import pg from 'pg';
 import { GraphError } from './errors.js';
 import { connectGraph, type GraphProgress } from './export.js';
 import { compareFingerprints, fingerprint, fingerprintHash, type GraphFingerprint } from './fingerprint.js';
-import { findTool, serverMajor, toolConnection } from './tools.js';
+import { findTool, serverMajor, toolConnection, watchTool } from './tools.js';
 
 export interface GraphRestoreOptions {
   /** A superuser URL of the live graph database (it need not exist yet). */
@@ -377,14 +377,7 @@ async function loadDump(
     ['-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-d', conn.url, '-f', '-'],
     { stdio: ['pipe', 'ignore', 'pipe'], env: { ...conn.env, PGOPTIONS: '-c client_min_messages=warning' } },
   );
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => {
-    if (stderr.length < 16_384) stderr += c.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('error', () => resolve(-1));
-    child.on('exit', (code) => resolve(code));
-  });
+  const { exited, stderr } = watchTool(child);
   child.stdin.on('error', () => undefined);
   const source = await bundle.openEntry(ENTRY.graphDump);
   let bytes = 0;
@@ -395,7 +388,7 @@ async function loadDump(
       if (!child.stdin.write(chunk)) {
         await new Promise<void>((resolve, reject) => {
           child.stdin.once('drain', resolve);
-          exited.then(() => reject(new Error(`psql ended early: ${stderr.trim()}`)));
+          exited.then(() => reject(new Error(`psql ended early: ${stderr().trim()}`)));
         });
       }
     }
@@ -414,7 +407,7 @@ async function loadDump(
   if (code !== 0) {
     throw new GraphError(
       'LOAD_FAILED',
-      `psql could not load the graph dump (exit ${code}): ${stderr.trim() || 'no message'}; the live database was not touched`,
+      `psql could not load the graph dump (exit ${code}): ${stderr().trim() || 'no message'}; the live database was not touched`,
     );
   }
 }

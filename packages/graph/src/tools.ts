@@ -3,7 +3,7 @@
  * Debian's /usr/lib/postgresql/<major>/bin, and checked against the server before any work — a
  * pg_dump older than the server refuses to dump it, a psql older than the dump may misread it.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,4 +71,20 @@ export function toolConnection(url: string, database?: string): { url: string; e
   }
   if (database !== undefined) u.pathname = `/${encodeURIComponent(database)}`;
   return { url: u.toString(), env };
+}
+
+/**
+ * What pg_dump and psql runs are judged by: their exit code (-1 when they could not start) and the
+ * first 16 KiB of what they wrote on stderr, for the error message.
+ */
+export function watchTool(child: ChildProcess): { exited: Promise<number | null>; stderr: () => string } {
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    if (stderr.length < 16_384) stderr += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('exit', (code) => resolve(code));
+  });
+  return { exited, stderr: () => stderr };
 }

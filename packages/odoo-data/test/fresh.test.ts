@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BundleWriter, ENTRY, type FinalizedBundle, openBundle } from '@sam-backup/bundle';
-import ExcelJS from 'exceljs';
+import { ENTRY, type FinalizedBundle, openBundle } from '@sam-backup/bundle';
+import type ExcelJS from 'exceljs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ModelList, OdooDataError, restoreOdooData } from '../src/index.js';
@@ -14,6 +14,7 @@ import {
   query,
   rowsWhere,
   tableFingerprint,
+  withEditedWorkbook,
 } from './helpers.js';
 
 let src: Fx;
@@ -109,38 +110,18 @@ describe('restore into another database', () => {
   }, 300_000);
 
   it('applies exactly one cell a person changed in the workbook with a spreadsheet library', async () => {
-    const reader = await openBundle(bundle.path);
-    const chunks: Buffer[] = [];
-    for await (const c of await reader.openEntry(ENTRY.workbook)) chunks.push(c as Buffer);
     const spec = list.tables.find((t) => t.table === 'ai_conversation');
-    const wb = new ExcelJS.Workbook();
-    await wb.xlsx.load(Buffer.concat(chunks) as unknown as ArrayBuffer);
-    const ws = wb.getWorksheet(spec?.sheets[0] as string);
-    const header = ws?.getRow(1).values as unknown[];
     const textCol =
       spec?.columns.find((c) => c.pgType.startsWith('character varying') && c.name !== 'id')?.name ?? 'name';
-    const nameCol = header.indexOf(textCol);
-    const idCol = header.indexOf('id');
-    const row = ws?.getRow(2) as ExcelJS.Row;
-    const id = Number(row.getCell(idCol).value);
-    row.getCell(nameCol).value = 'Edited in a spreadsheet';
-    row.commit();
-    const edited = Buffer.from(await wb.xlsx.writeBuffer());
-
-    // A new bundle with the edited workbook and everything else as it was.
-    const writer = await BundleWriter.create({ dir, name: 'edited.zip' });
-    for (const e of reader.entries()) {
-      if (e.name === 'metadata.json') continue;
-      if (e.name === ENTRY.workbook) await writer.addEntry(e.name, edited, { compression: 'store' });
-      else await writer.addEntry(e.name, await reader.openEntry(e.name), { compression: e.compression });
-    }
-    const out = await writer.finalize({
-      tool: reader.metadata.tool,
-      source: reader.metadata.source,
-      components: reader.metadata.components,
-      options: reader.metadata.options,
+    let id = 0;
+    const out = await withEditedWorkbook(bundle.path, dir, 'edited.zip', (wb) => {
+      const ws = wb.getWorksheet(spec?.sheets[0] as string);
+      const header = ws?.getRow(1).values as unknown[];
+      const row = ws?.getRow(2) as ExcelJS.Row;
+      id = Number(row.getCell(header.indexOf('id')).value);
+      row.getCell(header.indexOf(textCol)).value = 'Edited in a spreadsheet';
+      row.commit();
     });
-    await reader.close();
 
     const before = await query<Record<string, unknown>>(dst.url, 'SELECT * FROM ai_conversation ORDER BY id');
     const editedReader = await openBundle(out.path);

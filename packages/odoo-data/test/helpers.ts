@@ -2,8 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BundleWriter, type FinalizedBundle } from '@sam-backup/bundle';
+import { BundleWriter, ENTRY, type FinalizedBundle, openBundle } from '@sam-backup/bundle';
 import { createFixture, dropFixture, type FixtureSummary } from '@sam-backup/fixtures';
+import ExcelJS from 'exceljs';
 import pg from 'pg';
 import { type ExportResult, exportOdooData } from '../src/index.js';
 
@@ -146,4 +147,39 @@ export async function filestoreListing(dir: string): Promise<string[]> {
   };
   await walk(dir, '');
   return out.sort();
+}
+
+/**
+ * A person's edit of the workbook: the bundle's workbook opened with exceljs, changed by `edit`,
+ * saved, and written with every other entry as it was into a new bundle `name` in `dir`.
+ */
+export async function withEditedWorkbook(
+  bundlePath: string,
+  dir: string,
+  name: string,
+  edit: (wb: ExcelJS.Workbook) => void,
+): Promise<FinalizedBundle> {
+  const reader = await openBundle(bundlePath);
+  try {
+    const chunks: Buffer[] = [];
+    for await (const c of await reader.openEntry(ENTRY.workbook)) chunks.push(c as Buffer);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(Buffer.concat(chunks) as unknown as ArrayBuffer);
+    edit(wb);
+    const edited = Buffer.from(await wb.xlsx.writeBuffer());
+    const writer = await BundleWriter.create({ dir, name });
+    for (const e of reader.entries()) {
+      if (e.name === 'metadata.json') continue;
+      if (e.name === ENTRY.workbook) await writer.addEntry(e.name, edited, { compression: 'store' });
+      else await writer.addEntry(e.name, await reader.openEntry(e.name), { compression: e.compression });
+    }
+    return await writer.finalize({
+      tool: reader.metadata.tool,
+      source: reader.metadata.source,
+      components: reader.metadata.components,
+      options: reader.metadata.options,
+    });
+  } finally {
+    await reader.close();
+  }
 }

@@ -7,11 +7,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BundleWriter, ENTRY, type FinalizedBundle, openBundle } from '@sam-backup/bundle';
-import ExcelJS from 'exceljs';
+import { ENTRY, type FinalizedBundle, openBundle } from '@sam-backup/bundle';
+import type ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ModelList, OdooDataError, type RestoreOptions, restoreOdooData } from '../src/index.js';
-import { exportBundle, type Fx, makeFixture, query, tableFingerprint } from './helpers.js';
+import {
+  exportBundle,
+  type Fx,
+  makeFixture,
+  query,
+  tableFingerprint,
+  withEditedWorkbook,
+} from './helpers.js';
 
 let dir: string;
 const fixtures: Fx[] = [];
@@ -305,31 +312,13 @@ describe('sheets, overflow and a person’s edits', () => {
   });
 
   it('refuses a spreadsheet error value in a cell, naming sheet, row and column, and changes nothing', async () => {
-    const reader = await openBundle(bundle.path);
-    const chunks: Buffer[] = [];
-    for await (const c of await reader.openEntry(ENTRY.workbook)) chunks.push(c as Buffer);
-    const wb = new ExcelJS.Workbook();
-    await wb.xlsx.load(Buffer.concat(chunks) as unknown as ArrayBuffer);
-    const ws = wb.getWorksheet('ai_conversation');
-    const header = ws?.getRow(1).values as unknown[];
-    const col = header.indexOf('name');
-    const row = ws?.getRow(3) as ExcelJS.Row;
-    row.getCell(col).value = { error: '#N/A' } as ExcelJS.CellErrorValue;
-    row.commit();
-    const edited = Buffer.from(await wb.xlsx.writeBuffer());
-    const writer = await BundleWriter.create({ dir, name: 'error-cell.zip' });
-    for (const e of reader.entries()) {
-      if (e.name === 'metadata.json') continue;
-      if (e.name === ENTRY.workbook) await writer.addEntry(e.name, edited, { compression: 'store' });
-      else await writer.addEntry(e.name, await reader.openEntry(e.name), { compression: e.compression });
-    }
-    const out = await writer.finalize({
-      tool: reader.metadata.tool,
-      source: reader.metadata.source,
-      components: reader.metadata.components,
-      options: reader.metadata.options,
+    const out = await withEditedWorkbook(bundle.path, dir, 'error-cell.zip', (wb) => {
+      const ws = wb.getWorksheet('ai_conversation');
+      const header = ws?.getRow(1).values as unknown[];
+      const row = ws?.getRow(3) as ExcelJS.Row;
+      row.getCell(header.indexOf('name')).value = { error: '#N/A' } as ExcelJS.CellErrorValue;
+      row.commit();
     });
-    await reader.close();
     await query(fx.url, `UPDATE ai_conversation SET name = 'changed' WHERE id % 2 = 0`);
     const before = await fp(fx, 'ai_conversation');
     const err = await restore(fx, out, { acceptEditedWorkbook: true }).catch((e: unknown) => e);
