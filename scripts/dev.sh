@@ -104,11 +104,17 @@ export_env() {
   export PATH="$PG_BIN:$PATH"
 }
 
+ensure_sqlite() {
+  # The vectors component reads and backs up Chroma's chroma.sqlite3 with the sqlite3 shell.
+  command -v sqlite3 >/dev/null || apt_install sqlite3
+}
+
 setup() {
   ensure_node
   ensure_pnpm
   ensure_postgres
   ensure_redis
+  ensure_sqlite
   ensure_packages
   export_env
 }

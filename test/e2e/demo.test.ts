@@ -43,6 +43,23 @@ test('sam-backup demo builds the sample installation, exports it, damages it and
   expect(report.dryRun.graphDifferences).toBeGreaterThan(0);
   expect(report.restore.graphVerified).toBe(true);
   expect(report.restore.graphPrevious).toMatch(new RegExp(`^${database}_memory__before_`));
+  // So were the vectors: a lost collection and records added after the backup.
+  expect(report.fixture.vectors).toBe(2_400);
+  expect(report.export.vectors).toBe(2_400);
+  expect(report.dryRun.vectorCollections).toContainEqual({
+    name: 'sam_documents',
+    recordsInBundle: 600,
+    recordsNow: null,
+  });
+  expect(report.dryRun.vectorCollections).toContainEqual({
+    name: 'sam_memories',
+    recordsInBundle: 1_500,
+    recordsNow: 1_525,
+  });
+  expect(report.restore.vectorsVerified).toBe(true);
+  expect(report.restore.vectorsPrevious).toMatch(/chroma_data__before_/);
+  // One cut: the Odoo and graph snapshots under one write fence.
+  expect(report.export.cut).toMatch(/write fence/);
   // The dry-run announced exactly what the restore then did.
   expect(report.dryRun).toMatchObject({
     toInsert: report.restore.inserted,

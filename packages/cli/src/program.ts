@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerExportCommand } from './commands/export.js';
 import { registerInspectCommand } from './commands/inspect.js';
+import { registerRecoverCommand } from './commands/recover.js';
 import { registerRestoreCommand } from './commands/restore.js';
 import { registerVerifyCommand } from './commands/verify.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIO, state: { exitCode: ExitCode }): Command 
   const env = io.env ?? process.env;
   registerExportCommand(program, io, state, env);
   registerRestoreCommand(program, io, state, env);
+  registerRecoverCommand(program, io, state, env);
   registerDemoCommand(program, io, state);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -5,6 +5,8 @@
  * are never echoed with their password.
  */
 import { readFile } from 'node:fs/promises';
+import type { Component } from '@sam-backup/engine';
+import type { VectorSettings } from '@sam-backup/vectors';
 import { z } from 'zod';
 import { redactUrl } from './config.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -17,6 +19,13 @@ export const ENV = {
   modules: 'SAM_ODOO_MODULES',
   backupDir: 'SAM_BACKUP_DIR',
   secretColumns: 'SAM_SECRET_COLUMNS',
+  chromaPath: 'SAM_CHROMA_PATH',
+  chromaUrl: 'SAM_CHROMA_URL',
+  chromaToken: 'SAM_CHROMA_TOKEN',
+  chromaPauseHook: 'SAM_CHROMA_PAUSE_HOOK',
+  chromaResumeHook: 'SAM_CHROMA_RESUME_HOOK',
+  chromaStopHook: 'SAM_CHROMA_STOP_HOOK',
+  chromaStartHook: 'SAM_CHROMA_START_HOOK',
 } as const;
 
 type Key = keyof typeof ENV;
@@ -42,6 +51,16 @@ const SettingsSchema = z.object({
   modules: list.optional(),
   backupDir: z.string().min(1, 'is empty'),
   secretColumns: z.array(z.string().trim().min(1)).optional(),
+  chromaPath: z.string().min(1, 'is empty').optional(),
+  chromaUrl: z
+    .string()
+    .refine((v) => /^https?:\/\/[^/]+/.test(v), 'is not an http(s) URL: expected e.g. http://127.0.0.1:8000')
+    .optional(),
+  chromaToken: z.string().optional(),
+  chromaPauseHook: z.string().min(1).optional(),
+  chromaResumeHook: z.string().min(1).optional(),
+  chromaStopHook: z.string().min(1).optional(),
+  chromaStartHook: z.string().min(1).optional(),
 });
 
 const FileSchema = z.strictObject({
@@ -51,9 +70,17 @@ const FileSchema = z.strictObject({
   modules: z.union([z.string(), z.array(z.string())]).optional(),
   backupDir: z.string().optional(),
   secretColumns: z.union([z.string(), z.array(z.string())]).optional(),
+  chromaPath: z.string().optional(),
+  chromaUrl: z.string().optional(),
+  chromaToken: z.string().optional(),
+  chromaPauseHook: z.string().optional(),
+  chromaResumeHook: z.string().optional(),
+  chromaStopHook: z.string().optional(),
+  chromaStartHook: z.string().optional(),
 });
 
-export type Settings = z.infer<typeof SettingsSchema>;
+/** The resolved settings, and which of them were given (the others hold placeholders). */
+export type Settings = z.infer<typeof SettingsSchema> & { present: ReadonlySet<string> };
 
 type Raw = Partial<Record<Key, string | string[]>>;
 
@@ -84,7 +111,7 @@ async function readConfigFile(path: string): Promise<Raw> {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') || '(top level)';
     throw new CliError(
-      `--config ${path}: ${where}: ${issue?.message}; the file takes odooDbUrl, graphDbUrl, filestore, modules, backupDir, secretColumns`,
+      `--config ${path}: ${where}: ${issue?.message}; the file takes ${Object.keys(ENV).join(', ')}`,
       EXIT.usage,
     );
   }
@@ -119,8 +146,30 @@ export async function loadSettings(
     modules: splitList(pick('modules')),
     backupDir: pick('backupDir'),
     secretColumns: splitList(pick('secretColumns')),
+    chromaPath: pick('chromaPath') as string | undefined,
+    chromaUrl: pick('chromaUrl') as string | undefined,
+    chromaToken: pick('chromaToken') as string | undefined,
+    chromaPauseHook: pick('chromaPauseHook') as string | undefined,
+    chromaResumeHook: pick('chromaResumeHook') as string | undefined,
+    chromaStopHook: pick('chromaStopHook') as string | undefined,
+    chromaStartHook: pick('chromaStartHook') as string | undefined,
   };
+  if (needed.includes('chromaPath') || needed.includes('chromaUrl')) {
+    if (raw.chromaPath === undefined && raw.chromaUrl === undefined) {
+      throw new CliError(
+        `neither SAM_CHROMA_PATH nor SAM_CHROMA_URL is set: ${HELP.chromaPath}, or ${HELP.chromaUrl} (or set chromaPath / chromaUrl in --config FILE)`,
+        EXIT.usage,
+      );
+    }
+    if (raw.chromaPath !== undefined && raw.chromaUrl !== undefined) {
+      throw new CliError(
+        `both ${source('chromaPath')} and ${source('chromaUrl')} are set: Chroma is either a persist directory or a server — keep one`,
+        EXIT.usage,
+      );
+    }
+  }
   for (const key of needed) {
+    if (key === 'chromaPath' || key === 'chromaUrl') continue;
     if (raw[key] === undefined) {
       throw new CliError(`${ENV[key]} is not set: ${HELP[key]} (or set ${key} in --config FILE)`, EXIT.usage);
     }
@@ -141,7 +190,12 @@ export async function loadSettings(
       key === 'odooDbUrl' || key === 'graphDbUrl' ? redactUrl(String(raw[key])) : JSON.stringify(raw[key]);
     throw new CliError(`${source(key)} ${value} ${issue?.message}; ${HELP[key]}`, EXIT.usage);
   }
-  return parsed.data;
+  const present = new Set(
+    Object.entries(raw)
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k),
+  );
+  return { ...parsed.data, present };
 }
 
 const OPTION: Record<Key, string> = {
@@ -151,6 +205,13 @@ const OPTION: Record<Key, string> = {
   modules: 'modules',
   backupDir: 'out',
   secretColumns: 'secret-columns',
+  chromaPath: 'chroma-path',
+  chromaUrl: 'chroma-url',
+  chromaToken: 'chroma-token',
+  chromaPauseHook: 'chroma-pause-hook',
+  chromaResumeHook: 'chroma-resume-hook',
+  chromaStopHook: 'chroma-stop-hook',
+  chromaStartHook: 'chroma-start-hook',
 };
 
 const HELP: Record<Key, string> = {
@@ -162,4 +223,37 @@ const HELP: Record<Key, string> = {
   modules: 'give module names or patterns separated by commas, e.g. ai_*,sam_*',
   backupDir: 'give the folder where bundles are written, e.g. /var/backups/sam',
   secretColumns: 'give column names separated by commas',
+  chromaPath: "give Chroma's persist directory, e.g. /srv/sam/chroma_data (SAM_CHROMA_PATH)",
+  chromaUrl: "give the Chroma server's URL, e.g. http://127.0.0.1:8000 (SAM_CHROMA_URL)",
+  chromaToken: 'give the bearer token of the Chroma server',
+  chromaPauseHook: 'give a command or URL that pauses the writers to Chroma',
+  chromaResumeHook: 'give a command or URL that resumes the writers to Chroma',
+  chromaStopHook: 'give a command or URL that stops the Chroma that serves the directory',
+  chromaStartHook: 'give a command or URL that starts it again',
 };
+
+/** The vector settings of the engine, from the resolved settings (null when none is set). */
+export function vectorSettings(s: Settings): VectorSettings | null {
+  if (s.chromaUrl)
+    return { mode: 'server', url: s.chromaUrl, ...(s.chromaToken ? { token: s.chromaToken } : {}) };
+  if (s.chromaPath) {
+    return {
+      mode: 'directory',
+      path: s.chromaPath,
+      ...(s.chromaPauseHook ? { pauseHook: s.chromaPauseHook } : {}),
+      ...(s.chromaResumeHook ? { resumeHook: s.chromaResumeHook } : {}),
+      ...(s.chromaStopHook ? { stopHook: s.chromaStopHook } : {}),
+      ...(s.chromaStartHook ? { startHook: s.chromaStartHook } : {}),
+    };
+  }
+  return null;
+}
+
+/** The components whose settings are present (what `export` takes when --components is not given). */
+export function configuredComponents(s: Settings): Component[] {
+  const out: Component[] = [];
+  if (s.present.has('odooDbUrl')) out.push('odoo');
+  if (s.present.has('graphDbUrl')) out.push('graph');
+  if (s.present.has('chromaPath') || s.present.has('chromaUrl')) out.push('vectors');
+  return out;
+}

@@ -1,14 +1,23 @@
 /**
- * Export: every chosen store into one bundle, then the generated restore instructions, the export
- * log and metadata.json. The stores are exported one after another; each is internally consistent
- * (its own snapshot). A cut shared by the Odoo and graph snapshots under a write fence is not done
- * yet: metadata.json says how the cut was made (`options.cut`).
+ * Export: preflight → the consistent cut (cut.ts: Odoo and graph snapshots under one write
+ * fence, the Chroma snapshot right after) → every chosen store into one bundle, then the generated
+ * restore instructions, the export log and metadata.json (`options.consistentCut` says how the cut
+ * was made). The stores are written one after another: a zip is written sequentially, and each
+ * reads from its snapshot, so the order changes nothing in what is captured.
  */
 import { BundleWriter, ENTRY, type FinalizedBundle } from '@sam-backup/bundle';
 import { exportGraph, type GraphExportResult } from '@sam-backup/graph';
 import { type ExportResult, exportOdooData } from '@sam-backup/odoo-data';
+import {
+  beginVectorExport,
+  type VectorExportHandle,
+  type VectorExportResult,
+  type VectorSettings,
+} from '@sam-backup/vectors';
+import { type Cut, openCut } from './cut.js';
+import { type PreflightReport, preflightExport } from './preflight.js';
 
-export const COMPONENTS = ['odoo', 'graph'] as const;
+export const COMPONENTS = ['odoo', 'graph', 'vectors'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 export interface EngineProgress {
@@ -32,6 +41,9 @@ export interface ExportInstallationOptions {
     secretColumns?: readonly string[];
   };
   graph?: { databaseUrl: string; pgDumpPath?: string };
+  vectors?: { settings: VectorSettings };
+  /** Longest wait for writers in flight when the cut's fence is taken (default 15 s). */
+  lockTimeoutMs?: number;
   onProgress?: (p: EngineProgress) => void;
 }
 
@@ -39,6 +51,9 @@ export interface ExportInstallationResult {
   bundle: FinalizedBundle;
   odoo: ExportResult | null;
   graph: GraphExportResult | null;
+  vectors: VectorExportResult | null;
+  preflight: PreflightReport;
+  cut: string;
   durationMs: number;
 }
 
@@ -50,17 +65,52 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
     throw new Error('exportInstallation: components has odoo but no odoo settings');
   if (wants.has('graph') && !opts.graph)
     throw new Error('exportInstallation: components has graph but no graph settings');
-  const writer = await BundleWriter.create({ dir: opts.backupDir });
+  if (wants.has('vectors') && !opts.vectors)
+    throw new Error('exportInstallation: components has vectors but no vectors settings');
+  const odooOpts = opts.odoo && wants.has('odoo') ? opts.odoo : null;
+  const graphOpts = opts.graph && wants.has('graph') ? opts.graph : null;
+  const vectorOpts = opts.vectors && wants.has('vectors') ? opts.vectors : null;
+
+  progress({ component: 'bundle', phase: 'preflight', done: 0, total: 0, unit: 'items' });
+  const preflight = await preflightExport({
+    backupDir: opts.backupDir,
+    ...(odooOpts ? { odoo: odooOpts } : {}),
+    ...(graphOpts ? { graph: graphOpts } : {}),
+    ...(vectorOpts ? { vectors: { settings: vectorOpts.settings } } : {}),
+  });
   const log: string[] = [];
   const note = (line: string) => log.push(`${new Date().toISOString()} ${line}`);
   note(`${opts.tool.name} ${opts.tool.version} export of ${[...wants].join(', ')}`);
+  for (const c of preflight.checks) note(`preflight: ${c}`);
+
+  let cut: Cut | null = null;
+  let vectorHandle: VectorExportHandle | null = null;
+  let writer: BundleWriter | null = null;
   try {
+    progress({ component: 'bundle', phase: 'cut', done: 0, total: 0, unit: 'items' });
+    cut = await openCut({
+      ...(odooOpts ? { odoo: { databaseUrl: odooOpts.databaseUrl, tables: preflight.odooTables } } : {}),
+      ...(graphOpts ? { graph: { databaseUrl: graphOpts.databaseUrl } } : {}),
+      ...(opts.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.lockTimeoutMs }),
+    });
+    note(`cut: ${cut.description}`);
+    if (vectorOpts) {
+      vectorHandle = await beginVectorExport({
+        settings: vectorOpts.settings,
+        workDir: opts.backupDir,
+        onProgress: (p) => progress({ ...p, component: 'vectors', phase: p.phase.replace(/^vectors /, '') }),
+      });
+      note(`vectors: snapshot taken at ${vectorHandle.takenAt}`);
+    }
+    writer = await BundleWriter.create({ dir: opts.backupDir });
     let odoo: ExportResult | null = null;
     let graph: GraphExportResult | null = null;
-    if (opts.odoo && wants.has('odoo')) {
+    let vectors: VectorExportResult | null = null;
+    if (odooOpts) {
       odoo = await exportOdooData({
-        ...opts.odoo,
+        ...odooOpts,
         bundle: writer,
+        ...(cut.odooSnapshot ? { snapshot: cut.odooSnapshot } : {}),
         onProgress: (p) =>
           progress({
             component: 'odoo',
@@ -76,42 +126,86 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
         note(`odoo: secret column left out: ${s.table}.${s.column} (${s.rows} rows)`);
       for (const f of odoo.missingFiles) note(`odoo: filestore file missing: ${f}`);
     }
-    if (opts.graph && wants.has('graph')) {
+    if (graphOpts) {
       graph = await exportGraph({
-        ...opts.graph,
+        ...graphOpts,
         bundle: writer,
+        ...(cut.graphSnapshot ? { snapshot: cut.graphSnapshot } : {}),
         onProgress: (p) =>
-          progress({ component: 'graph', phase: p.phase, done: p.bytesDone, total: 0, unit: 'bytes' }),
+          progress({
+            component: 'graph',
+            phase: p.phase.replace(/^graph /, ''),
+            done: p.bytesDone,
+            total: 0,
+            unit: 'bytes',
+          }),
       });
       note(
         `graph: database ${graph.database} (PostgreSQL ${graph.serverVersion}${graph.fingerprint.age ? `, AGE ${graph.fingerprint.age.version}` : ''}), ${graph.fingerprint.tables.length} tables, ${graph.bytes} bytes of dump`,
       );
     }
-    await writer.addEntry(ENTRY.instructions, instructions(odoo, graph));
+    // Every database row is read: the snapshots can go.
+    await cut.release();
+    if (vectorHandle) {
+      vectors = await vectorHandle.write(writer);
+      for (const line of vectors.log) note(line);
+    }
+    await writer.addEntry(ENTRY.instructions, instructions(odoo, graph, vectors));
     note('done');
     await writer.addEntry(ENTRY.exportLog, `${log.join('\n')}\n`);
     const bundle = await writer.finalize({
       tool: opts.tool,
       source: {
         ...(odoo ? { odoo: { version: odoo.odooVersion }, modules: odoo.modules } : {}),
+        ...(graph
+          ? {
+              postgres: { version: graph.serverVersion },
+              age: graph.fingerprint.age ? { version: graph.fingerprint.age.version } : null,
+            }
+          : {}),
+        ...(vectors
+          ? {
+              chroma: {
+                version: vectors.details.chromaVersion ?? 'unknown (directory mode)',
+                mode: vectors.details.mode,
+              },
+            }
+          : {}),
       },
       components: {
         ...(odoo ? { odoo: odoo.component } : {}),
         ...(graph ? { graph: graph.component } : {}),
+        ...(vectors ? { vectors: vectors.component } : {}),
       },
       options: {
         secretsIncluded: opts.odoo?.includeSecrets === true,
         secretsOmitted: odoo?.secretsOmitted ?? [],
+        consistentCut: cut.description,
       },
     });
-    return { bundle, odoo, graph, durationMs: Math.round(performance.now() - started) };
-  } catch (err) {
-    await writer.abort();
-    throw err;
+    writer = null;
+    return {
+      bundle,
+      odoo,
+      graph,
+      vectors,
+      preflight,
+      cut: cut.description,
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    if (writer) await writer.abort().catch(() => undefined);
+    if (cut) await cut.release();
+    if (vectorHandle) await vectorHandle.cleanup();
   }
 }
 
-function instructions(odoo: ExportResult | null, graph: GraphExportResult | null): string {
+function instructions(
+  odoo: ExportResult | null,
+  graph: GraphExportResult | null,
+  vectors: VectorExportResult | null,
+): string {
+  const list = [odoo ? 'odoo' : '', graph ? 'graph' : '', vectors ? 'vectors' : ''].filter(Boolean).join(',');
   const parts = [
     '# Restoring this bundle',
     '',
@@ -122,10 +216,12 @@ function instructions(odoo: ExportResult | null, graph: GraphExportResult | null
     '',
     'Preview, then restore (the restore asks before it writes; --yes does not ask):',
     '',
-    `    sam-backup restore <this file> --components ${[odoo ? 'odoo' : '', graph ? 'graph' : ''].filter(Boolean).join(',')} --dry-run`,
-    `    sam-backup restore <this file> --components ${[odoo ? 'odoo' : '', graph ? 'graph' : ''].filter(Boolean).join(',')}`,
+    `    sam-backup restore <this file> --components ${list} --dry-run`,
+    `    sam-backup restore <this file> --components ${list}`,
     '',
-    'Settings: SAM_ODOO_DB_URL, SAM_ODOO_FILESTORE (Odoo data), SAM_GRAPH_DB_URL (graph, a superuser URL).',
+    'Settings: SAM_ODOO_DB_URL, SAM_ODOO_FILESTORE (Odoo data), SAM_GRAPH_DB_URL (graph, a superuser URL),',
+    'SAM_CHROMA_PATH or SAM_CHROMA_URL (vectors), SAM_BACKUP_DIR (bundles, and the journal of a restore).',
+    'If a restore is interrupted, `sam-backup recover` puts the installation back (fully old or fully new).',
     '',
     '## By hand, with standard tools',
     '',
@@ -145,6 +241,13 @@ function instructions(odoo: ExportResult | null, graph: GraphExportResult | null
       graph.fingerprint.age
         ? `  With Apache AGE (${graph.fingerprint.age.version}), re-key the catalog afterwards (apache/age#2503), in NEW:\n\n      WITH g AS (UPDATE ag_catalog.ag_graph SET graphid = namespace::oid WHERE graphid <> namespace::oid RETURNING graphid AS new_id, name),\n           old AS (SELECT o.graphid AS old_id, g.new_id FROM ag_catalog.ag_graph o JOIN g ON g.name = o.name)\n      UPDATE ag_catalog.ag_label l SET graph = old.new_id FROM old WHERE l.graph = old.old_id;\n`
         : '  (No Apache AGE in this graph database: nothing more to do.)',
+    );
+  }
+  if (vectors) {
+    parts.push(
+      vectors.details.mode === 'directory'
+        ? '- Vectors (Chroma persist directory): `databases/chroma_data/` is the directory itself (`chroma.sqlite3` and one\n  folder of index files per collection). Stop Chroma, copy it to a NEW folder, point Chroma at it, start Chroma.'
+        : `- Vectors (Chroma server ${vectors.details.chromaVersion}): \`databases/chroma_data/collections.json\` lists the collections (metadata,\n  configuration, counts); each \`collections/NNNN.jsonl\` holds one record a line: id, e (the vector, float32\n  little-endian, base64), d (document), m (metadata), u (URI). Create each collection and add its records.`,
     );
   }
   return `${parts.join('\n')}\n`;

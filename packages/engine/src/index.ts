@@ -1,7 +1,10 @@
 /**
- * @sam-backup/engine — one export and one restore across the stores of a SAM AI installation
- * (today: the Odoo data and the graph database; the vectors join with the vectors package).
+ * @sam-backup/engine — one export and one restore across the three stores of a SAM AI
+ * installation (the Odoo data, the graph database, the vectors): preflight, a consistent cut,
+ * one bundle; a restore prepared beside the live stores, verified, switched under a journal.
  */
+
+export { type Cut, openCut } from './cut.js';
 export {
   COMPONENTS,
   type Component,
@@ -10,6 +13,15 @@ export {
   type ExportInstallationResult,
   exportInstallation,
 } from './export.js';
+export {
+  JOURNAL_FILE,
+  type RecoveryReport,
+  type RecoveryTargets,
+  readJournal,
+  recoverSwitch,
+  type SwitchJournal,
+} from './journal.js';
+export { formatSize, PreflightError, type PreflightReport, preflightExport } from './preflight.js';
 export {
   BundleDamagedError,
   type RestoreInstallationOptions,

@@ -1,9 +1,11 @@
 /**
- * Restore across the stores, all or nothing (DESIGN.md "Restore"): verify every entry of the
- * bundle → prepare every chosen store beside the live one and verify it there (the graph in a new
- * database, the Odoo data in an open transaction with its files staged) → switch: the graph swaps
- * in, then the Odoo transaction commits; if the commit fails the graph swap is undone, so the
- * installation is fully old or fully new. Nothing is switched before everything is verified.
+ * Restore across the stores, all or nothing (DESIGN.md "Restore"): recover what an interrupted
+ * restore left → verify every entry of the bundle → prepare every chosen store beside the live one
+ * and verify it there (the graph in a new database, the vectors in a new folder or new
+ * collections, the Odoo data in an open transaction with its files staged) → write the switch
+ * journal → switch: the graph swaps in, the vectors swap in, then the Odoo transaction commits.
+ * If a switch fails, what was switched is switched back; if the process dies, the journal lets the
+ * next run finish the job either way (journal.ts). Nothing is switched before everything is verified.
  */
 import { type BundleReader, ENTRY, openBundle, verifyBundle } from '@sam-backup/bundle';
 import { type GraphRestoreReport, type PreparedGraphRestore, prepareGraphRestore } from '@sam-backup/graph';
@@ -14,7 +16,14 @@ import {
   type RestoreOptions,
   type RestoreReport,
 } from '@sam-backup/odoo-data';
+import {
+  type PreparedVectorRestore,
+  prepareVectorRestore,
+  type VectorRestoreReport,
+  type VectorSettings,
+} from '@sam-backup/vectors';
 import type { Component, EngineProgress } from './export.js';
+import { Journal, type RecoveryReport, recoverSwitch } from './journal.js';
 
 export interface RestoreInstallationOptions {
   bundlePath: string;
@@ -22,13 +31,21 @@ export interface RestoreInstallationOptions {
   dryRun?: boolean;
   odoo?: Omit<RestoreOptions, 'bundle' | 'onProgress'>;
   graph?: { databaseUrl: string; psqlPath?: string };
+  vectors?: { settings: VectorSettings };
+  /** Where the switch journal lives (the backup folder): required for a real restore. */
+  stateDir?: string;
   onProgress?: (p: EngineProgress) => void;
+  /** Test hook: called at each named stage; a test kills the process there. */
+  onStage?: (stage: string) => void;
 }
 
 export interface RestoreInstallationReport {
   dryRun: boolean;
   odoo: RestoreReport | null;
   graph: GraphRestoreReport | null;
+  vectors: VectorRestoreReport | null;
+  /** What an earlier, interrupted restore left and what was done about it. */
+  recovery: RecoveryReport | null;
   /** What happened at the switch: done, or undone (with the reason) when a store failed to switch. */
   switched: boolean;
   durationMs: number;
@@ -60,11 +77,35 @@ export async function restoreInstallation(
 ): Promise<RestoreInstallationReport> {
   const started = performance.now();
   const progress = (p: EngineProgress) => opts.onProgress?.(p);
+  const stage = (name: string) => opts.onStage?.(name);
   const wants = new Set(opts.components);
   if (wants.has('odoo') && !opts.odoo)
     throw new Error('restoreInstallation: components has odoo but no odoo settings');
   if (wants.has('graph') && !opts.graph)
     throw new Error('restoreInstallation: components has graph but no graph settings');
+  if (wants.has('vectors') && !opts.vectors)
+    throw new Error('restoreInstallation: components has vectors but no vectors settings');
+  if (!opts.dryRun && !opts.stateDir)
+    throw new Error('restoreInstallation: a restore needs stateDir (the switch journal)');
+
+  const report: RestoreInstallationReport = {
+    dryRun: opts.dryRun === true,
+    odoo: null,
+    graph: null,
+    vectors: null,
+    recovery: null,
+    switched: false,
+    durationMs: 0,
+  };
+  // An earlier restore that died while switching is finished first (fully old or fully new).
+  if (!opts.dryRun && opts.stateDir) {
+    const r = await recoverSwitch(opts.stateDir, {
+      ...(opts.odoo ? { odooDatabaseUrl: opts.odoo.databaseUrl, odooFilestore: opts.odoo.filestoreDir } : {}),
+      ...(opts.graph ? { graphDatabaseUrl: opts.graph.databaseUrl } : {}),
+      ...(opts.vectors ? { vectors: opts.vectors.settings } : {}),
+    });
+    if (r.found) report.recovery = r;
+  }
 
   const check = await verifyBundle(opts.bundlePath, {
     onProgress: (p) =>
@@ -79,15 +120,12 @@ export async function restoreInstallation(
   });
   if (!check.ok) throw new BundleDamagedError(opts.bundlePath, check.problems);
   const bundle = await openBundle(opts.bundlePath);
-  const report: RestoreInstallationReport = {
-    dryRun: opts.dryRun === true,
-    odoo: null,
-    graph: null,
-    switched: false,
-    durationMs: 0,
-  };
   let graph: PreparedGraphRestore | null = null;
+  let vectors: PreparedVectorRestore | null = null;
   let odoo: PreparedRestore | null = null;
+  let journal: Journal | null = null;
+  let graphSwapped = false;
+  let vectorsSwapped = false;
   try {
     for (const c of wants) {
       if (!bundle.metadata.components[c]) {
@@ -122,7 +160,7 @@ export async function restoreInstallation(
             onProgress: (p: { phase: string; bytesDone: number }) =>
               progress({
                 component: 'graph' as const,
-                phase: p.phase,
+                phase: p.phase.replace(/^graph /, ''),
                 done: p.bytesDone,
                 // Loading reads the dump entry once: its size is the total.
                 total: p.phase === 'graph load' ? dumpBytes : 0,
@@ -130,51 +168,107 @@ export async function restoreInstallation(
               }),
           }
         : null;
+    const vectorOpts =
+      opts.vectors && wants.has('vectors')
+        ? {
+            settings: opts.vectors.settings,
+            bundle,
+            dryRun: opts.dryRun === true,
+            onProgress: (p: {
+              phase: string;
+              done: number;
+              total: number;
+              unit: 'items' | 'bytes';
+              item?: string;
+            }) => progress({ ...p, component: 'vectors' as const, phase: p.phase.replace(/^vectors /, '') }),
+          }
+        : null;
 
     if (opts.dryRun) {
       const o = odooOpts(bundle);
       if (o) report.odoo = await dryRunRestore(o);
       if (graphOpts) report.graph = (await prepareGraphRestore(graphOpts)).report;
+      if (vectorOpts) report.vectors = (await prepareVectorRestore(vectorOpts)).report;
       report.durationMs = Math.round(performance.now() - started);
       return report;
     }
 
     // Prepare and verify every store; nothing live has changed yet.
+    stage('prepare graph');
     if (graphOpts) graph = await prepareGraphRestore(graphOpts);
+    stage('prepare vectors');
+    if (vectorOpts) vectors = await prepareVectorRestore(vectorOpts);
+    stage('prepare odoo');
     const o = odooOpts(bundle);
     if (o) odoo = await prepareRestore(o);
 
-    // Switch: the graph first (it can be undone), then the Odoo COMMIT.
+    // Switch. The journal first: from here a crash is finished by the next run's recovery.
+    journal = await Journal.begin(opts.stateDir as string, {
+      bundle: opts.bundlePath,
+      odoo: odoo ? { restoreId: odoo.restoreId } : null,
+      graph: graph ? { temp: graph.temp, liveExisted: graph.liveExisted } : null,
+      vectors: vectors?.journal ?? null,
+    });
+    stage('journal written');
     progress({ component: 'bundle', phase: 'switch', done: 0, total: 0, unit: 'items' });
-    if (graph) report.graph = await graph.swap();
-    if (odoo) {
-      try {
-        report.odoo = await odoo.commit();
-        odoo = null;
-      } catch (err) {
-        odoo = null;
-        if (graph && report.graph) {
-          await graph.undo().catch((undoErr: unknown) => {
-            throw new Error(
-              `the Odoo data could not be committed (${(err as Error).message}) and putting the previous graph database back failed too (${(undoErr as Error).message}): the replaced graph database is ${report.graph?.previous}; rename it back by hand`,
-              { cause: err },
-            );
-          });
-          graph = null;
-        }
-        throw err;
+    try {
+      if (graph) {
+        report.graph = await graph.swap();
+        graphSwapped = true;
+        await journal.update({
+          graph: { temp: graph.temp, liveExisted: graph.liveExisted, previous: report.graph.previous },
+        });
       }
+      stage('graph switched');
+      if (vectors) {
+        report.vectors = await vectors.swap();
+        vectorsSwapped = true;
+      }
+      stage('vectors switched');
+      if (odoo) {
+        const committing = odoo;
+        odoo = null;
+        report.odoo = await committing.commit();
+      } else {
+        await journal.update({ switched: true });
+      }
+      stage('committed');
+    } catch (err) {
+      // Switch back what was switched: the installation stays fully old.
+      const problems: string[] = [];
+      if (vectors && vectorsSwapped)
+        await vectors.undo().catch((e: Error) => problems.push(`vectors: ${e.message}`));
+      else if (vectors) await vectors.discard().catch(() => undefined);
+      if (graph && graphSwapped) await graph.undo().catch((e: Error) => problems.push(`graph: ${e.message}`));
+      else if (graph) await graph.discard().catch(() => undefined);
+      vectors = null;
+      graph = null;
+      if (problems.length > 0) {
+        // The journal stays: `sam-backup recover` (or the next restore) finishes putting things back.
+        journal = null;
+        throw new Error(
+          `the restore failed while switching (${(err as Error).message}) and switching back failed too (${problems.join('; ')}): run \`sam-backup recover\` to put the installation back`,
+          { cause: err },
+        );
+      }
+      report.graph = null;
+      report.vectors = null;
+      throw err;
     }
-    // Everything switched: only now are the graph databases older restores kept dropped.
+    // Everything switched: only now are the copies older restores kept dropped.
     if (graph && report.graph) report.graph = await graph.finish();
+    if (vectors && report.vectors) report.vectors = await vectors.finish();
     graph = null;
+    vectors = null;
     report.switched = true;
     report.durationMs = Math.round(performance.now() - started);
     return report;
   } finally {
     // Whatever was prepared and not switched is dropped: the live stores stay as they were.
     if (odoo) await odoo.rollback().catch(() => undefined);
-    if (graph && !report.graph) await graph.discard().catch(() => undefined);
+    if (vectors && !vectorsSwapped) await vectors.discard().catch(() => undefined);
+    if (graph && !graphSwapped) await graph.discard().catch(() => undefined);
+    if (journal) await journal.end();
     await bundle.close();
   }
 }

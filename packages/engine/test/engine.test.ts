@@ -1,17 +1,28 @@
 /**
- * The engine across the Odoo data and the graph database, on the real PostgreSQL: one bundle,
- * one restore that switches both or neither. Contents are compared with the test's own md5
- * fingerprints.
+ * The engine across the three stores — the Odoo data and the graph database on the real
+ * PostgreSQL, the vectors in a real Chroma persist directory: one bundle, one restore that
+ * switches all or none, also when the process is killed at any stage. Contents are compared with
+ * the test's own queries (md5 of table rows, SQLite rows of Chroma's files), not the product's.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createFixture, dropFixture } from '@sam-backup/fixtures';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createFixture, createVectorFixture, dropFixture } from '@sam-backup/fixtures';
+import { ChromaHttp, startChromaServer } from '@sam-backup/vectors';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BundleDamagedError, exportInstallation, restoreInstallation } from '../src/index.js';
+import {
+  BundleDamagedError,
+  exportInstallation,
+  JOURNAL_FILE,
+  PreflightError,
+  recoverSwitch,
+  restoreInstallation,
+} from '../src/index.js';
 
 const ADMIN = process.env.SAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:55432/postgres';
 const urlOf = (database: string) => {
@@ -24,6 +35,7 @@ const odooDb = `engine_odoo_${tag}`;
 const graphDb = `engine_graph_${tag}`;
 let root = '';
 let filestore = '';
+let chroma = '';
 let bundlePath = '';
 
 async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(
@@ -47,17 +59,58 @@ async function md5(url: string, table: string): Promise<string> {
   return `${r?.n}:${r?.h}`;
 }
 
-/** The test's own view of both stores. */
+/** The test's own view of the Chroma directory: its SQLite rows (records, metadata, write log). */
+function chromaRows(): string {
+  if (!existsSync(join(chroma, 'chroma.sqlite3'))) return 'no directory';
+  const out = execFileSync(
+    'sqlite3',
+    [
+      '-readonly',
+      join(chroma, 'chroma.sqlite3'),
+      `SELECT c.name, e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value
+     FROM collections c JOIN segments s ON s.collection = c.id AND s.scope = 'METADATA'
+     JOIN embeddings e ON e.segment_id = s.id LEFT JOIN embedding_metadata m ON m.id = e.id ORDER BY 1, 2, 3;
+     SELECT c.name, q.id, q.operation, hex(q.vector) FROM embeddings_queue q
+     JOIN collections c ON q.topic LIKE '%/' || c.id ORDER BY q.seq_id;`,
+    ],
+    { maxBuffer: 1 << 30 },
+  );
+  return createHash('sha256').update(out).digest('hex');
+}
+
+/** The test's own view of the three stores. */
 async function state(): Promise<Record<string, string>> {
   return {
     conversations: await md5(urlOf(odooDb), 'ai_conversation'),
     messages: await md5(urlOf(odooDb), 'ai_message'),
     nodes: await md5(urlOf(graphDb), 'knowledge.node'),
     edges: await md5(urlOf(graphDb), 'knowledge.edge'),
+    vectors: chromaRows(),
   };
 }
 
+async function damageVectors(label: string): Promise<void> {
+  const server = await startChromaServer(chroma);
+  try {
+    const http = new ChromaHttp(server.url);
+    const cols = await http.listCollections();
+    const docs = cols.find((c) => c.name === 'sam_documents');
+    if (docs) await http.deleteCollection(docs.name);
+    const mem = cols.find((c) => c.name === 'sam_memories');
+    await http.add(mem?.id as string, {
+      ids: [`${label}-1`, `${label}-2`],
+      embeddings: [Array(384).fill(0.5), Array(384).fill(-0.25)],
+      documents: [label, label],
+      metadatas: null,
+      uris: null,
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
 async function damage(label: string): Promise<void> {
+  await damageVectors(label.replace(/\W/g, '_'));
   await sql(urlOf(odooDb), `UPDATE ai_conversation SET name = '${label}' WHERE id % 3 = 0`);
   await sql(
     urlOf(odooDb),
@@ -72,13 +125,18 @@ async function damage(label: string): Promise<void> {
 const settings = () => ({
   odoo: { databaseUrl: urlOf(odooDb), filestoreDir: filestore },
   graph: { databaseUrl: urlOf(graphDb) },
+  vectors: { settings: { mode: 'directory' as const, path: chroma } },
+  stateDir: join(root, 'backups'),
 });
+const ALL = ['odoo', 'graph', 'vectors'] as const;
 
 let original: Record<string, string>;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'engine-test-'));
   filestore = join(root, 'filestore');
+  chroma = join(root, 'chroma_data');
+  await createVectorFixture({ path: chroma, scale: 0.2 });
   await createFixture({ adminUrl: ADMIN, database: odooDb, filestoreDir: filestore, scale: 0.1, seed: 3 });
   await sql(ADMIN, `CREATE DATABASE ${graphDb}`);
   await sql(
@@ -93,12 +151,15 @@ beforeAll(async () => {
   );
   original = await state();
   const r = await exportInstallation({
-    components: ['odoo', 'graph'],
+    components: ALL,
     backupDir: join(root, 'backups'),
     tool: { name: 'sam-backup', version: '0.0.0-test' },
     ...settings(),
   });
   bundlePath = r.bundle.path;
+  expect(r.cut).toMatch(/write fence/);
+  expect(r.bundle.metadata.options.consistentCut).toBe(r.cut);
+  expect(r.vectors?.component.counts).toEqual({ collections: 3, records: 480 });
 }, 300_000);
 
 afterAll(async () => {
@@ -112,26 +173,30 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-describe('engine: Odoo data and graph in one bundle, one restore', () => {
-  it('restores both stores after both were damaged; a dry-run then finds nothing to change', async () => {
+describe('engine: the three stores in one bundle, one restore', () => {
+  it('restores every store after each was damaged; a dry-run then finds nothing to change', async () => {
     await damage('first damage');
-    expect(await state()).not.toEqual(original);
-    const report = await restoreInstallation({ bundlePath, components: ['odoo', 'graph'], ...settings() });
+    const damaged = await state();
+    for (const k of Object.keys(original)) expect(damaged[k], k).not.toEqual(original[k]);
+    const report = await restoreInstallation({ bundlePath, components: ALL, ...settings() });
     expect(report.switched).toBe(true);
     expect(report.graph?.verified).toBe(true);
+    expect(report.vectors?.verified).toBe(true);
     expect(report.odoo?.committed).toBe(true);
     expect(await state()).toEqual(original);
+    expect(existsSync(join(root, 'backups', JOURNAL_FILE))).toBe(false);
     const dry = await restoreInstallation({
       bundlePath,
-      components: ['odoo', 'graph'],
+      components: ALL,
       dryRun: true,
       ...settings(),
     });
     expect(dry.graph?.differences).toEqual([]);
     expect(dry.odoo?.tables.every((t) => t.toInsert + t.toUpdate + t.toDelete === 0)).toBe(true);
+    expect(dry.vectors?.collections.every((c) => c.recordsNow === c.recordsInBundle)).toBe(true);
   }, 240_000);
 
-  it('when the Odoo COMMIT fails after the graph was swapped in, the graph swap is undone: both stay old', async () => {
+  it('when the Odoo COMMIT fails after the graph and the vectors were swapped in, both swaps are undone: all stay old', async () => {
     await damage('second damage');
     const before = await state();
     const kept = async () =>
@@ -145,7 +210,7 @@ describe('engine: Odoo data and graph in one bundle, one restore', () => {
     expect(keptBefore).toHaveLength(1);
     const err = await restoreInstallation({
       bundlePath,
-      components: ['odoo', 'graph'],
+      components: ALL,
       ...settings(),
       onProgress: (p) => {
         // The moment before COMMIT: the connection holding the Odoo transaction is cut.
@@ -172,7 +237,7 @@ describe('engine: Odoo data and graph in one bundle, one restore', () => {
     expect(await kept()).toEqual(keptBefore);
   }, 240_000);
 
-  it('refuses a damaged bundle before touching either store', async () => {
+  it('refuses a damaged bundle before touching any store', async () => {
     const { readFile, writeFile } = await import('node:fs/promises');
     const bytes = await readFile(bundlePath);
     const at = Math.floor(bytes.length / 3);
@@ -182,10 +247,176 @@ describe('engine: Odoo data and graph in one bundle, one restore', () => {
     const before = await state();
     const err = await restoreInstallation({
       bundlePath: damaged,
-      components: ['odoo', 'graph'],
+      components: ALL,
       ...settings(),
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BundleDamagedError);
     expect(await state()).toEqual(before);
   }, 120_000);
+});
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = (pkg: string) => join(here, '..', '..', pkg, 'dist', 'index.js');
+
+/** Runs a restore in a child process that SIGKILLs itself when the engine reaches `stage`. */
+async function restoreKilledAt(stage: string): Promise<string | null> {
+  if (!existsSync(dist('engine'))) throw new Error(`${dist('engine')} is missing: run \`pnpm build\` first`);
+  const script = join(root, 'kill-restore.mjs');
+  await writeFile(
+    script,
+    `import { restoreInstallation } from ${JSON.stringify(dist('engine'))};
+const [bundlePath, settings, stage] = [process.argv[2], JSON.parse(process.argv[3]), process.argv[4]];
+await restoreInstallation({
+  bundlePath, components: ['odoo', 'graph', 'vectors'], ...settings,
+  onStage: (s) => { if (s === stage) process.kill(process.pid, 'SIGKILL'); },
+});
+process.exit(0);
+`,
+  );
+  const child = spawn(process.execPath, [script, bundlePath, JSON.stringify(settings()), stage], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const signal = await new Promise<string | null>((resolve) =>
+    child.on('exit', (_code, sig) => resolve(sig)),
+  );
+  if (signal !== 'SIGKILL') throw new Error(`the restore was not killed at ${stage}: ${stderr.slice(-2000)}`);
+  return signal;
+}
+
+describe('engine: a restore killed (SIGKILL) at each stage ends fully old or fully new', () => {
+  const stages = [
+    ['prepare vectors', 'old'],
+    ['prepare odoo', 'old'],
+    ['journal written', 'old'],
+    ['graph switched', 'old'],
+    ['vectors switched', 'old'],
+    ['committed', 'new'],
+  ] as const;
+  it.each(stages)(
+    'killed at "%s" → %s after recovery',
+    async (stage, expected) => {
+      await damage(`before kill at ${stage}`);
+      const old = await state();
+      await restoreKilledAt(stage);
+      const recovery = await recoverSwitch(join(root, 'backups'), {
+        odooDatabaseUrl: urlOf(odooDb),
+        odooFilestore: filestore,
+        graphDatabaseUrl: urlOf(graphDb),
+        vectors: settings().vectors.settings,
+      });
+      expect(recovery.found).toBe(!stage.startsWith('prepare'));
+      expect(await state()).toEqual(expected === 'old' ? old : original);
+      expect(existsSync(join(root, 'backups', JOURNAL_FILE))).toBe(false);
+    },
+    240_000,
+  );
+
+  it('the next restore after the kills succeeds and leaves no prepared copies behind', async () => {
+    const report = await restoreInstallation({ bundlePath, components: ALL, ...settings() });
+    expect(report.switched).toBe(true);
+    expect(await state()).toEqual(original);
+    const dbs = await sql<{ d: string }>(
+      ADMIN,
+      `SELECT datname AS d FROM pg_database WHERE datname LIKE '${graphDb}\\_\\_restore%'`,
+    );
+    expect(dbs).toEqual([]);
+    expect((await readdir(root)).filter((n) => n.includes('__restore_'))).toEqual([]);
+  }, 240_000);
+});
+
+/** Whether this machine lets the test mount a small tmpfs (root in a sandbox that allows it). */
+function canMount(): boolean {
+  const dir = join(tmpdir(), `sam-mount-probe-${process.pid}`);
+  try {
+    execFileSync('mkdir', ['-p', dir]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+    execFileSync('umount', [dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    execFileSync('rm', ['-rf', dir]);
+  }
+}
+const MOUNT = canMount();
+if (!MOUNT)
+  console.warn('SKIPPED: the no-space preflight test needs to mount a tmpfs (root with CAP_SYS_ADMIN)');
+
+describe('engine: preflight refuses before anything is written', () => {
+  const bundles = async (dir: string) =>
+    existsSync(dir) ? (await readdir(dir)).filter((n) => n.endsWith('.zip')) : [];
+
+  it.skipIf(!MOUNT)(
+    'not enough space in the backup folder: the need, the place and the fix are said',
+    async () => {
+      const tiny = join(root, 'tiny');
+      await mkdir(tiny, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', tiny]);
+      try {
+        const err = await exportInstallation({
+          components: ALL,
+          backupDir: tiny,
+          tool: { name: 'sam-backup', version: '0.0.0-test' },
+          ...settings(),
+        }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(PreflightError);
+        expect((err as PreflightError).check).toBe('disk');
+        expect((err as Error).message).toMatch(
+          /needs about .* in .*tiny \(odoo ≈ .*graph ≈ .*vectors ≈ .*\) and only .* is free there: free some space or set SAM_BACKUP_DIR/,
+        );
+        expect(await readdir(tiny)).toEqual([]);
+      } finally {
+        execFileSync('umount', [tiny]);
+      }
+    },
+    120_000,
+  );
+
+  it('a pg_dump older than the server is refused naming the fix', async () => {
+    const fake = join(root, 'pg_dump_14');
+    await writeFile(fake, '#!/bin/sh\necho "pg_dump (PostgreSQL) 14.11"\n');
+    await chmod(fake, 0o755);
+    const dir = join(root, 'backups-old-tool');
+    const err = await exportInstallation({
+      components: ['graph'],
+      backupDir: dir,
+      tool: { name: 'sam-backup', version: '0.0.0-test' },
+      graph: { databaseUrl: urlOf(graphDb), pgDumpPath: fake },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PreflightError);
+    expect((err as Error).message).toMatch(
+      /pg_dump 14 .* is older than server 1\d: install postgresql-client-1\d/,
+    );
+    expect(await bundles(dir)).toEqual([]);
+  });
+
+  it('an unreachable Chroma is refused naming the setting', async () => {
+    const dir = join(root, 'backups-no-chroma');
+    const err = await exportInstallation({
+      components: ['odoo', 'vectors'],
+      backupDir: dir,
+      tool: { name: 'sam-backup', version: '0.0.0-test' },
+      odoo: settings().odoo,
+      vectors: { settings: { mode: 'server', url: 'http://127.0.0.1:9' } },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PreflightError);
+    expect((err as Error).message).toMatch(
+      /Chroma at http:\/\/127\.0\.0\.1:9 is not reachable .*SAM_CHROMA_URL/,
+    );
+    expect(await bundles(dir)).toEqual([]);
+    const err2 = await exportInstallation({
+      components: ['vectors'],
+      backupDir: dir,
+      tool: { name: 'sam-backup', version: '0.0.0-test' },
+      vectors: { settings: { mode: 'directory', path: join(root, 'no-such-chroma') } },
+    }).catch((e: unknown) => e);
+    expect((err2 as Error).message).toMatch(
+      /no-such-chroma is not a Chroma persist directory .*SAM_CHROMA_PATH/,
+    );
+    expect(await bundles(dir)).toEqual([]);
+  });
 });

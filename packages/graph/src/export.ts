@@ -30,6 +30,8 @@ export interface GraphExportOptions {
   /** pg_dump to use (default: the server's major from Debian's layout, else PATH). */
   pgDumpPath?: string;
   onProgress?: (p: GraphProgress) => void;
+  /** A snapshot exported by another open transaction to dump and fingerprint (the engine's cut). */
+  snapshot?: string;
 }
 
 export interface GraphExportResult {
@@ -74,8 +76,14 @@ export async function exportGraph(opts: GraphExportOptions): Promise<GraphExport
     }
     const pgDump = await findTool('pg_dump', serverMajor(Number(server.num)), opts.pgDumpPath);
     await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const snap = await db.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
-    const snapshot = snap.rows[0]?.id as string;
+    let snapshot: string;
+    if (opts.snapshot) {
+      await db.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/'/g, "''")}'`);
+      snapshot = opts.snapshot;
+    } else {
+      const snap = await db.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+      snapshot = snap.rows[0]?.id as string;
+    }
 
     const conn = toolConnection(opts.databaseUrl);
     const child = spawn(

@@ -22,6 +22,8 @@ export {
   type GraphRestoreReport,
   type PreparedGraphRestore,
   prepareGraphRestore,
+  recoverGraphSwap,
   restoreGraph,
+  undoGraphSwap,
 } from './restore.js';
 export { findTool, type Tool } from './tools.js';

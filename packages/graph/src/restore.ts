@@ -106,6 +106,10 @@ async function adminClient(url: string): Promise<pg.Client> {
  */
 export interface PreparedGraphRestore {
   report: GraphRestoreReport;
+  /** The database the bundle was loaded into, beside the live one (for a restore journal). */
+  temp: string;
+  /** Whether a live database existed when the restore was prepared. */
+  liveExisted: boolean;
   /** Swaps the verified database in (the live one is kept as `<name>__before_<UTC>`). */
   swap(): Promise<GraphRestoreReport>;
   /**
@@ -196,7 +200,15 @@ export async function prepareGraphRestore(opts: GraphRestoreOptions): Promise<Pr
       const refuse = async (): Promise<never> => {
         throw new GraphError('BAD_OPTIONS', 'a dry-run cannot be swapped in or undone');
       };
-      return { report, swap: refuse, finish: refuse, undo: refuse, discard: async () => undefined };
+      return {
+        report,
+        temp: '',
+        liveExisted: liveExists,
+        swap: refuse,
+        finish: refuse,
+        undo: refuse,
+        discard: async () => undefined,
+      };
     }
 
     const psql = await findTool('psql', Math.max(major, bundleMajor), opts.psqlPath);
@@ -268,6 +280,8 @@ function preparedRestore(
   };
   return {
     report,
+    temp,
+    liveExisted: liveExists,
     async swap() {
       expect('prepared', 'swap');
       const admin = await adminClient(opts.databaseUrl);
@@ -315,17 +329,70 @@ function preparedRestore(
     },
     async undo() {
       expect('swapped', 'undo');
-      const admin = await adminClient(opts.databaseUrl);
-      try {
-        const failed = `${live.slice(0, 40)}__undone_${stamp(new Date())}`;
-        await swap(admin, live, true, report.previous ?? null, new Date(), failed);
-        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(failed)} WITH (FORCE)`);
-        state = 'undone';
-      } finally {
-        await admin.end().catch(() => undefined);
-      }
+      await undoGraphSwap(opts.databaseUrl, report.previous);
+      state = 'undone';
     },
   };
+}
+
+/**
+ * After a process that was switching died: puts the graph database back as it was before the
+ * restore `temp` belongs to. Not swapped yet (`temp` still exists) → `temp` is dropped. Swapped →
+ * undone with `previous` (when the journal did not get to record it: the newest
+ * `<live>__before_…`, or none when there was no live database). Returns what was done.
+ */
+export async function recoverGraphSwap(
+  databaseUrl: string,
+  state: { temp: string; liveExisted: boolean; previous?: string | null },
+): Promise<'dropped-prepared' | 'undone'> {
+  const live = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const admin = await adminClient(databaseUrl);
+  let previous: string | null;
+  try {
+    const t = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [state.temp]);
+    if ((t.rowCount ?? 0) > 0) {
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(state.temp)} WITH (FORCE)`);
+      return 'dropped-prepared';
+    }
+    if (state.previous !== undefined) {
+      previous = state.previous;
+    } else if (!state.liveExisted) {
+      previous = null;
+    } else {
+      const prefix = `${live.slice(0, 40)}__before_`;
+      const r = await admin.query<{ name: string }>(
+        'SELECT datname AS name FROM pg_database WHERE left(datname, $2) = $1 ORDER BY datname DESC LIMIT 1',
+        [prefix, prefix.length],
+      );
+      previous = r.rows[0]?.name ?? null;
+    }
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  await undoGraphSwap(databaseUrl, previous);
+  return 'undone';
+}
+
+/**
+ * Undoes a swap (also from a journal, after the process that swapped died): the restored database
+ * now live is dropped and `previous` (the replaced one; null when there was none) takes its name
+ * back. Does nothing when the swap had not happened (the live database is not the restored one:
+ * `previous` does not exist).
+ */
+export async function undoGraphSwap(databaseUrl: string, previous: string | null): Promise<void> {
+  const live = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const admin = await adminClient(databaseUrl);
+  try {
+    if (previous !== null) {
+      const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [previous]);
+      if ((r.rowCount ?? 0) === 0) return;
+    }
+    const failed = `${live.slice(0, 40)}__undone_${stamp(new Date())}`;
+    await swap(admin, live, true, previous, new Date(), failed);
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(failed)} WITH (FORCE)`);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
 }
 
 /**

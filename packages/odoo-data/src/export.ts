@@ -51,6 +51,11 @@ export interface ExportOptions {
   maxRowsPerSheet?: number;
   /** Deflate level of the workbook's own parts (default 1). */
   workbookCompressionLevel?: number;
+  /**
+   * A snapshot exported by another transaction (`pg_export_snapshot()`, still open) to read in,
+   * so that this export and others share one cut (the engine's write fence).
+   */
+  snapshot?: string;
 }
 
 export interface SecretOmitted {
@@ -151,6 +156,7 @@ export async function exportOdooData(opts: ExportOptions): Promise<ExportResult>
   const progress = (p: OdooProgress) => opts.onProgress?.(p);
   try {
     await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (opts.snapshot) await db.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/'/g, "''")}'`);
     const found = await discover(db, { modules: opts.modules, secretColumns: opts.secretColumns });
     const inside = new Set(
       found.tables.filter((t) => t.kind === 'model' || t.kind === 'subset').map((t) => t.table),

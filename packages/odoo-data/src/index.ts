@@ -33,6 +33,7 @@ export {
 } from './model-list.js';
 export {
   dryRunRestore,
+  odooRestoreCommitted,
   type PreparedRestore,
   prepareRestore,
   type RestoreOptions,

@@ -92,6 +92,11 @@ export interface RestoreReport {
 
 export interface PreparedRestore {
   report: RestoreReport;
+  /**
+   * Written into ir_config_parameter `sam_backup.odoo_restore_id` inside the restore's transaction:
+   * `odooRestoreCommitted` tells, after a crash, whether that transaction committed.
+   */
+  restoreId: string;
   commit(): Promise<RestoreReport>;
   rollback(): Promise<void>;
 }
@@ -518,6 +523,7 @@ async function prepare(opts: RestoreOptions, dryRun: boolean): Promise<PreparedR
       report.durationMs = Math.round(performance.now() - started);
       return {
         report,
+        restoreId,
         commit: async () => {
           throw new OdooDataError('BAD_OPTIONS', 'a dry-run cannot be committed');
         },
@@ -578,6 +584,7 @@ async function prepare(opts: RestoreOptions, dryRun: boolean): Promise<PreparedR
     let done = false;
     return {
       report,
+      restoreId,
       commit: async () => {
         if (done) throw new OdooDataError('BAD_OPTIONS', 'this restore was already committed or rolled back');
         done = true;
@@ -874,6 +881,19 @@ async function bumpSignals(db: pg.ClientBase): Promise<string[]> {
     done.push(t.name);
   }
   return done;
+}
+
+/** Whether the restore that wrote `restoreId` committed (its marker is the database's current one). */
+export async function odooRestoreCommitted(databaseUrl: string, restoreId: string): Promise<boolean> {
+  const db = await connect(databaseUrl);
+  try {
+    const r = await db.query<{ value: string }>('SELECT value FROM ir_config_parameter WHERE key = $1', [
+      MARKER_KEY,
+    ]);
+    return r.rows[0]?.value === restoreId;
+  } finally {
+    await db.end().catch(() => undefined);
+  }
 }
 
 /**

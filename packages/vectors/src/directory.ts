@@ -514,8 +514,16 @@ export function stampName(path: string, kind: 'restore' | 'before' | 'undone', n
 
 /** Folders `<live>__before_*` next to the live directory. */
 export async function previousDirectories(path: string): Promise<string[]> {
+  return staleDirectories(path, 'before');
+}
+
+/** Folders `<live>__<kind>_*` next to the live directory. */
+export async function staleDirectories(
+  path: string,
+  kind: 'before' | 'restore' | 'undone',
+): Promise<string[]> {
   const parent = dirname(path);
-  const prefix = `${basename(path)}__before_`;
+  const prefix = `${basename(path)}__${kind}_`;
   if (!existsSync(parent)) return [];
   return (await readdir(parent)).filter((n) => n.startsWith(prefix)).map((n) => join(parent, n));
 }

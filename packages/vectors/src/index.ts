@@ -10,12 +10,16 @@ export type { Hook } from './hooks.js';
 export { type ChromaCollectionInfo, ChromaHttp, type ChromaRecords } from './http.js';
 export { COSINE_TOLERANCE, type ServerCollection, type ServerFingerprint } from './server.js';
 export {
+  beginVectorExport,
   checkVectors,
   exportVectors,
   type PreparedVectorRestore,
   prepareVectorRestore,
+  recoverVectorSwap,
   type VectorDetails,
+  type VectorExportHandle,
   type VectorExportResult,
+  type VectorJournal,
   type VectorProgress,
   type VectorRestoreReport,
   type VectorSettings,

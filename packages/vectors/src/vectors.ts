@@ -16,12 +16,13 @@ import {
   liveDirectory,
   previousDirectories,
   snapshotDirectory,
+  staleDirectories,
   stampName,
   unpackDirectory,
 } from './directory.js';
 import { VectorError } from './errors.js';
 import { type Hook, runHook } from './hooks.js';
-import { ChromaHttp } from './http.js';
+import { type ChromaCollectionInfo, ChromaHttp } from './http.js';
 import {
   assertServerRecord,
   COLLECTIONS_ENTRY,
@@ -88,16 +89,26 @@ function countsOf(f: DirectoryFingerprint | ServerFingerprint): { collections: n
   };
 }
 
-export async function exportVectors(opts: {
+export interface VectorExportHandle {
+  /** When the snapshot was taken (directory mode) or will be read (server mode: at write()). */
+  takenAt: string;
+  /** Writes the snapshot into the bundle. */
+  write(bundle: BundleWriter): Promise<VectorExportResult>;
+  /** Removes the snapshot's work folder (always call it). */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Takes the snapshot now and writes it into the bundle later (directory mode), so that the
+ * engine takes it right beside the databases' snapshots; server mode reads at write().
+ */
+export async function beginVectorExport(opts: {
   settings: VectorSettings;
-  bundle: BundleWriter;
   /** Where a directory snapshot is assembled (default: beside the persist directory). */
   workDir?: string;
   onProgress?: (p: VectorProgress) => void;
-}): Promise<VectorExportResult> {
+}): Promise<VectorExportHandle> {
   const s = opts.settings;
-  const log: string[] = [];
-  let details: VectorDetails;
   if (s.mode === 'directory') {
     const hooks = s.pauseHook && s.resumeHook ? { pause: s.pauseHook, resume: s.resumeHook } : undefined;
     if ((s.pauseHook || s.resumeHook) && !hooks) {
@@ -106,6 +117,7 @@ export async function exportVectors(opts: {
         'a pause hook needs a resume hook and the other way round: set both or neither',
       );
     }
+    const takenAt = new Date().toISOString();
     const snap = await snapshotDirectory({
       path: s.path,
       workDir: opts.workDir ?? dirname(s.path),
@@ -120,43 +132,65 @@ export async function exportVectors(opts: {
           ...(p.item ? { item: p.item } : {}),
         }),
     });
-    try {
-      await addSnapshotToBundle(snap, opts.bundle, (p) =>
-        opts.onProgress?.({ phase: p.phase, done: p.bytesDone, total: p.bytesTotal, unit: 'bytes' }),
-      );
-    } finally {
-      await snap.cleanup();
-    }
-    const cut = hooks
-      ? 'writers paused by the pause hook; SQLite online backup and index folders copied; the copy equals the source'
-      : `SQLite online backup after the index folders were copied; no index file changed and every vector segment's max_seq_id stayed the same during the copy (attempt ${snap.attempts})`;
-    details = { mode: 'directory', chromaVersion: null, cut, fingerprint: snap.fingerprint };
-    log.push(
-      `vectors: directory ${s.path}, ${snap.fingerprint.collections.length} collections, ${countsOf(snap.fingerprint).records} records, ${snap.bytes} bytes (sqlite3 ${snap.sqliteVersion}); ${cut}`,
-    );
-  } else {
-    const r = await exportServer({
-      url: s.url,
-      bundle: opts.bundle,
-      ...(s.token ? { token: s.token } : {}),
-      onProgress: (p) =>
-        opts.onProgress?.({
-          phase: p.phase,
-          done: p.done,
-          total: p.total,
-          unit: 'items',
-          ...(p.item ? { item: p.item } : {}),
-        }),
-    });
-    const cut =
-      r.changed.length > 0
-        ? `collections paged out one after another; these changed while they were read: ${r.changed.join(', ')}`
-        : 'collections paged out one after another; no count changed while a collection was read';
-    details = { mode: 'server', chromaVersion: r.version, cut, fingerprint: r.fingerprint };
-    log.push(
-      `vectors: server ${s.url} (Chroma ${r.version}), ${r.fingerprint.collections.length} collections, ${countsOf(r.fingerprint).records} records; ${cut}`,
-    );
+    return {
+      takenAt,
+      async write(bundle) {
+        await addSnapshotToBundle(snap, bundle, (p) =>
+          opts.onProgress?.({ phase: p.phase, done: p.bytesDone, total: p.bytesTotal, unit: 'bytes' }),
+        );
+        const cut = hooks
+          ? 'writers paused by the pause hook; SQLite online backup and index folders copied; the copy equals the source'
+          : `SQLite online backup after the index folders were copied; no index file changed and every vector segment's max_seq_id stayed the same during the copy (attempt ${snap.attempts})`;
+        const details: VectorDetails = {
+          mode: 'directory',
+          chromaVersion: null,
+          cut,
+          fingerprint: snap.fingerprint,
+        };
+        return result(details, [
+          `vectors: directory ${s.path}, ${snap.fingerprint.collections.length} collections, ${countsOf(snap.fingerprint).records} records, ${snap.bytes} bytes (sqlite3 ${snap.sqliteVersion}); ${cut}`,
+        ]);
+      },
+      cleanup: () => snap.cleanup(),
+    };
   }
+  const http = new ChromaHttp(s.url, undefined, undefined, s.token);
+  await http.version();
+  return {
+    takenAt: new Date().toISOString(),
+    async write(bundle) {
+      const r = await exportServer({
+        url: s.url,
+        bundle,
+        ...(s.token ? { token: s.token } : {}),
+        onProgress: (p) =>
+          opts.onProgress?.({
+            phase: p.phase,
+            done: p.done,
+            total: p.total,
+            unit: 'items',
+            ...(p.item ? { item: p.item } : {}),
+          }),
+      });
+      const cut =
+        r.changed.length > 0
+          ? `collections paged out one after another; these changed while they were read: ${r.changed.join(', ')}`
+          : 'collections paged out one after another; no count changed while a collection was read';
+      const details: VectorDetails = {
+        mode: 'server',
+        chromaVersion: r.version,
+        cut,
+        fingerprint: r.fingerprint,
+      };
+      return result(details, [
+        `vectors: server ${s.url} (Chroma ${r.version}), ${r.fingerprint.collections.length} collections, ${countsOf(r.fingerprint).records} records; ${cut}`,
+      ]);
+    },
+    cleanup: async () => undefined,
+  };
+}
+
+function result(details: VectorDetails, log: string[]): VectorExportResult {
   return {
     component: {
       entries: [ENTRY.chromaDir],
@@ -167,6 +201,21 @@ export async function exportVectors(opts: {
     details,
     log,
   };
+}
+
+/** Snapshot and write in one go. */
+export async function exportVectors(opts: {
+  settings: VectorSettings;
+  bundle: BundleWriter;
+  workDir?: string;
+  onProgress?: (p: VectorProgress) => void;
+}): Promise<VectorExportResult> {
+  const h = await beginVectorExport(opts);
+  try {
+    return await h.write(opts.bundle);
+  } finally {
+    await h.cleanup();
+  }
 }
 
 export interface VectorRestoreReport {
@@ -181,8 +230,15 @@ export interface VectorRestoreReport {
   durationMs: number;
 }
 
+/** What a crash recovery needs to know about a prepared restore (recoverVectorSwap). */
+export type VectorJournal =
+  | { mode: 'directory'; path: string; staging: string; before: string; liveExisted: boolean }
+  | { mode: 'server'; url: string; suffix: string; bundleNames: string[]; liveNames: string[] };
+
 export interface PreparedVectorRestore {
   report: VectorRestoreReport;
+  /** Written to the engine's journal before swap(). */
+  journal: VectorJournal | null;
   swap(): Promise<VectorRestoreReport>;
   finish(): Promise<VectorRestoreReport>;
   discard(): Promise<void>;
@@ -270,9 +326,19 @@ async function prepareDirectory(
     return report;
   };
   if (opts.dryRun) {
-    return { report: done(), swap: refuse, finish: refuse, discard: async () => undefined, undo: refuse };
+    return {
+      report: done(),
+      journal: null,
+      swap: refuse,
+      finish: refuse,
+      discard: async () => undefined,
+      undo: refuse,
+    };
   }
   await mkdir(dirname(s.path), { recursive: true });
+  // A restore killed while preparing leaves its folder behind: it was never live, remove it.
+  for (const old of await staleDirectories(s.path, 'restore'))
+    await rm(old, { recursive: true, force: true });
   const staging = stampName(s.path, 'restore', now);
   try {
     const hashes = await unpackDirectory(bundle, staging, (p) =>
@@ -292,15 +358,18 @@ async function prepareDirectory(
     await rm(staging, { recursive: true, force: true });
     throw err;
   }
+  const liveExisted = existsSync(s.path);
+  const beforeName = stampName(s.path, 'before', now);
   let before: string | null = null;
   let swapped = false;
   return {
     report: done(),
+    journal: { mode: 'directory', path: s.path, staging, before: beforeName, liveExisted },
     async swap() {
       if (s.stopHook) await runHook(s.stopHook, 'stop');
       try {
         if (existsSync(s.path)) {
-          before = stampName(s.path, 'before', now);
+          before = beforeName;
           await rename(s.path, before);
         }
         await rename(staging, s.path);
@@ -400,7 +469,14 @@ async function prepareServer(
     return report;
   };
   if (opts.dryRun)
-    return { report: done(), swap: refuse, finish: refuse, discard: async () => undefined, undo: refuse };
+    return {
+      report: done(),
+      journal: null,
+      swap: refuse,
+      finish: refuse,
+      discard: async () => undefined,
+      undo: refuse,
+    };
 
   const suffix = stampSuffix(now);
   const staged: Array<{ c: ServerCollection; id: string; name: string }> = [];
@@ -447,6 +523,13 @@ async function prepareServer(
   let swapped = false;
   return {
     report: done(),
+    journal: {
+      mode: 'server',
+      url: s.url,
+      suffix,
+      bundleNames: listed.collections.map((c) => c.name),
+      liveNames: liveCols.map((c) => c.name),
+    },
     async swap() {
       try {
         for (const c of liveCols) {
@@ -498,6 +581,72 @@ async function prepareServer(
     }
     renames.length = 0;
   }
+}
+
+/**
+ * After a process that was switching died: puts the vector store back as it was before the
+ * restore the journal describes, whatever step the swap had reached. Returns what was done.
+ */
+export async function recoverVectorSwap(j: VectorJournal, settings?: VectorSettings): Promise<string[]> {
+  const done: string[] = [];
+  if (j.mode === 'directory') {
+    const stop = settings?.mode === 'directory' ? settings.stopHook : undefined;
+    const start = settings?.mode === 'directory' ? settings.startHook : undefined;
+    if (existsSync(j.staging)) {
+      // Not swapped in: drop it; put the live folder back if the crash fell between the renames.
+      await rm(j.staging, { recursive: true, force: true });
+      done.push(`removed ${j.staging}`);
+      if (!existsSync(j.path) && existsSync(j.before)) {
+        await rename(j.before, j.path);
+        done.push(`renamed ${j.before} back to ${j.path}`);
+      }
+      return done;
+    }
+    if (stop) await runHook(stop, 'stop');
+    if (existsSync(j.path)) {
+      const undone = stampName(j.path, 'undone', new Date());
+      await rename(j.path, undone);
+      await rm(undone, { recursive: true, force: true });
+      done.push(`removed the restored ${j.path}`);
+    }
+    if (j.liveExisted && existsSync(j.before)) {
+      await rename(j.before, j.path);
+      done.push(`renamed ${j.before} back to ${j.path}`);
+    }
+    if (start) await runHook(start, 'start');
+    return done;
+  }
+  const http = new ChromaHttp(
+    j.url,
+    undefined,
+    undefined,
+    settings?.mode === 'server' ? settings.token : undefined,
+  );
+  const byName = new Map((await http.listCollections()).map((c) => [c.name, c]));
+  const trim = (n: string) => n.slice(0, 400);
+  for (const n of j.bundleNames) {
+    const staged = `${trim(n)}__restore_${j.suffix}`;
+    if (byName.has(staged)) {
+      await http.deleteCollection(staged);
+      done.push(`deleted ${staged}`);
+    } else if (byName.has(n)) {
+      // Renamed in: move it aside and delete it.
+      const c = byName.get(n) as ChromaCollectionInfo;
+      const undone = `${trim(n)}__undone_${j.suffix}`;
+      await http.renameCollection(c.id, undone);
+      await http.deleteCollection(undone);
+      byName.delete(n);
+      done.push(`deleted the restored ${n}`);
+    }
+  }
+  for (const n of j.liveNames) {
+    const before = byName.get(`${trim(n)}__before_${j.suffix}`);
+    if (before && !byName.has(n)) {
+      await http.renameCollection(before.id, n);
+      done.push(`renamed ${before.name} back to ${n}`);
+    }
+  }
+  return done;
 }
 
 /** Preflight: the vector store can be reached (directory present, or server answering). */

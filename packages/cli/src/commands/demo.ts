@@ -2,7 +2,8 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { verifyBundle } from '@sam-backup/bundle';
 import { exportInstallation, restoreInstallation } from '@sam-backup/engine';
-import { createFixture, createGraphFixture } from '@sam-backup/fixtures';
+import { createFixture, createGraphFixture, createVectorFixture } from '@sam-backup/fixtures';
+import { ChromaHttp, startChromaServer } from '@sam-backup/vectors';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { postgresUrl, redactUrl } from '../config.js';
@@ -31,9 +32,9 @@ function parseScale(value: string): 'S' | 'L' | number {
 
 /**
  * The main job of the README: builds the sample SAM AI installation (Odoo-shaped database with its
- * filestore, and a knowledge graph database), exports both into one bundle, verifies the bundle,
- * damages both stores, and restores them (dry-run, then every store prepared and verified beside
- * the live one before any is switched). The vectors join it with the vectors component.
+ * filestore, a knowledge graph database, a Chroma persist directory), exports the three into one
+ * bundle, verifies the bundle, damages every store, and restores them (dry-run, then every store
+ * prepared and verified beside the live one before any is switched).
  */
 export function registerDemoCommand(program: Command, io: CliIO, state: { exitCode: ExitCode }): void {
   program
@@ -94,16 +95,26 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       say(
         `    knowledge graph ${graphDatabase}: ${graphFixture.vertices.toLocaleString('en-US')} vertices, ${graphFixture.edges.toLocaleString('en-US')} edges (plain PostgreSQL, laid out as Apache AGE lays out a graph)`,
       );
+      const chromaPath = join(workDir, 'chroma_data');
+      const vectorFixture = await createVectorFixture({
+        path: chromaPath,
+        scale: parseScale(opts.scale),
+        dropExisting: true,
+      });
+      say(
+        `    Chroma ${chromaPath}: ${vectorFixture.collections.map((c) => `${c.name} (${c.space}, ${c.records} × ${c.dimension})`).join(', ')}, written by a real Chroma server`,
+      );
       const settings = {
         odoo: { databaseUrl: fixture.databaseUrl, filestoreDir },
         graph: { databaseUrl: graphFixture.databaseUrl },
+        vectors: { settings: { mode: 'directory' as const, path: chromaPath } },
       };
 
-      say(`2/5 exporting the Odoo data and the graph into one bundle in ${backupDir}`);
+      say(`2/5 exporting the Odoo data, the graph and the vectors into one bundle in ${backupDir}`);
       let exported: Awaited<ReturnType<typeof exportInstallation>>;
       try {
         exported = await exportInstallation({
-          components: ['odoo', 'graph'],
+          components: ['odoo', 'graph', 'vectors'],
           backupDir,
           tool: { name: 'sam-backup', version: TOOL_VERSION },
           ...settings,
@@ -118,8 +129,9 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       const odooRows = exported.odoo?.rows ?? 0;
       const odooTables = exported.odoo?.modelList.tables.length ?? 0;
       say(
-        `    ${bundle.path} (${formatBytes(bundle.size)}): ${odooTables} tables, ${odooRows.toLocaleString('en-US')} rows, ${exported.odoo?.files ?? 0} files; graph dump ${formatBytes(exported.graph?.bytes ?? 0)}; in ${formatDuration(exported.durationMs)}`,
+        `    ${bundle.path} (${formatBytes(bundle.size)}): ${odooTables} tables, ${odooRows.toLocaleString('en-US')} rows, ${exported.odoo?.files ?? 0} files; graph dump ${formatBytes(exported.graph?.bytes ?? 0)}; ${exported.vectors?.component.counts.records ?? 0} vectors; in ${formatDuration(exported.durationMs)}`,
       );
+      say(`    cut: ${exported.cut}`);
 
       say('3/5 verifying the bundle');
       const verified = await verifyBundle(bundle.path);
@@ -135,17 +147,19 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       const damage = [
         ...(await damageInstallation(fixture.databaseUrl, filestoreDir)),
         ...(await damageGraph(graphFixture.databaseUrl)),
+        ...(await damageVectors(chromaPath)),
       ];
       say(`    ${damage.join('; ')}`);
 
-      say('5/5 restoring the bundle (dry-run first; then both stores prepared and verified, then switched)');
+      say('5/5 restoring the bundle (dry-run first; then every store prepared and verified, then switched)');
       let preview: Awaited<ReturnType<typeof restoreInstallation>>;
       let report: Awaited<ReturnType<typeof restoreInstallation>>;
       try {
         const restoreOpts = {
           bundlePath: bundle.path,
-          components: ['odoo', 'graph'] as const,
+          components: ['odoo', 'graph', 'vectors'] as const,
           ...settings,
+          stateDir: backupDir,
           onProgress: engineProgress(progress),
         };
         preview = await restoreInstallation({ ...restoreOpts, dryRun: true });
@@ -163,7 +177,8 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
         report.switched &&
         odooReport?.committed === true &&
         odooReport.tables.every((t) => t.verified) &&
-        report.graph?.verified === true;
+        report.graph?.verified === true &&
+        report.vectors?.verified === true;
       state.exitCode = allVerified ? EXIT.ok : EXIT.failed;
       const result = {
         ok: allVerified,
@@ -177,12 +192,16 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
           graphDatabase,
           vertices: graphFixture.vertices,
           edges: graphFixture.edges,
+          chromaPath,
+          vectors: vectorFixture.records,
         },
         export: {
           tables: odooTables,
           rows: odooRows,
           files: exported.odoo?.files ?? 0,
           graphDumpBytes: exported.graph?.bytes ?? 0,
+          vectors: exported.vectors?.component.counts.records ?? 0,
+          cut: exported.cut,
         },
         verify: {
           entries: verified.entriesChecked,
@@ -196,6 +215,7 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
           toDelete: sum(preview.odoo, 'toDelete'),
           filesToAdd: preview.odoo?.files.toAdd ?? 0,
           graphDifferences: preview.graph?.differences.length ?? 0,
+          vectorCollections: preview.vectors?.collections ?? [],
         },
         restore: {
           tablesVerified: odooReport?.tables.filter((t) => t.verified).length ?? 0,
@@ -206,6 +226,8 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
           committed: odooReport?.committed === true,
           graphVerified: report.graph?.verified === true,
           graphPrevious: report.graph?.previous ?? null,
+          vectorsVerified: report.vectors?.verified === true,
+          vectorsPrevious: report.vectors?.previous ?? null,
         },
         durationMs: Math.round(performance.now() - started),
       };
@@ -215,10 +237,41 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       }
       io.stdout.write(
         allVerified
-          ? `OK demo: exported ${odooRows.toLocaleString('en-US')} rows and the knowledge graph into ${bundle.path}, damaged both, and restored them: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} file(s) put back, all ${result.restore.tablesVerified} tables verified by content hash; the graph database verified and swapped in (the damaged one kept as ${result.restore.graphPrevious}). Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
+          ? `OK demo: exported ${odooRows.toLocaleString('en-US')} rows, the knowledge graph and ${result.export.vectors.toLocaleString('en-US')} vectors into ${bundle.path}, damaged both, and restored them: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} file(s) put back, all ${result.restore.tablesVerified} tables verified by content hash; the graph database verified and swapped in (the damaged one kept as ${result.restore.graphPrevious}); the Chroma directory verified and swapped in (the damaged one kept as ${String(result.restore.vectorsPrevious)}). Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
           : 'FAILED demo: the restore did not verify every store\n',
       );
     });
+}
+
+/** What the demo breaks in Chroma: a lost collection and records added after the backup. */
+async function damageVectors(path: string): Promise<string[]> {
+  const server = await startChromaServer(path);
+  try {
+    const http = new ChromaHttp(server.url);
+    const cols = await http.listCollections();
+    const lost = cols.find((c) => c.name === 'sam_documents');
+    if (lost) await http.deleteCollection(lost.name);
+    const mem = cols.find((c) => c.name === 'sam_memories');
+    let added = 0;
+    if (mem) {
+      const dim = mem.dimension ?? 384;
+      const ids = Array.from({ length: 25 }, (_, i) => `after-backup-${i}`);
+      await http.add(mem.id, {
+        ids,
+        embeddings: ids.map((_, i) => Array.from({ length: dim }, (_, k) => Math.sin(i + k))),
+        documents: ids.map((id) => `written after the backup: ${id}`),
+        metadatas: null,
+        uris: null,
+      });
+      added = ids.length;
+    }
+    return [
+      lost ? `Chroma collection ${lost.name} deleted` : 'no collection to delete',
+      `${added} vectors added`,
+    ];
+  } finally {
+    await server.stop();
+  }
 }
 
 /** What the demo breaks in the graph: lost edges and overwritten vertices. */

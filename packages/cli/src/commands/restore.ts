@@ -1,18 +1,23 @@
+import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { type RestoreInstallationReport, restoreInstallation } from '@sam-backup/engine';
+import { openBundle } from '@sam-backup/bundle';
+import { COMPONENTS, type RestoreInstallationReport, restoreInstallation } from '@sam-backup/engine';
 import type { GraphRestoreReport } from '@sam-backup/graph';
 import type { RestoreReport } from '@sam-backup/odoo-data';
+import type { VectorRestoreReport } from '@sam-backup/vectors';
 import type { Command } from 'commander';
 import { redactUrl } from '../config.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { asCliError, engineProgress, parseComponents } from '../odoo/common.js';
 import { type CliIO, formatDuration, printJson } from '../output/io.js';
 import { ProgressReporter } from '../output/progress.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings, vectorSettings } from '../settings.js';
 import { requireFile } from './verify.js';
 
 interface RestoreCliOptions {
-  components: string;
+  components?: string;
+  chromaPath?: string;
+  chromaUrl?: string;
   dryRun?: boolean;
   mode: string;
   dangling: string;
@@ -40,7 +45,10 @@ export function registerRestoreCommand(
     .command('restore')
     .description('put the backed-up data back exactly, or change nothing')
     .argument('<bundle>', 'the bundle (.zip) to restore')
-    .option('--components <list>', 'what to restore: odoo, graph (comma-separated)', 'odoo')
+    .option(
+      '--components <list>',
+      'what to restore: odoo, graph, vectors (comma-separated; default: every component the bundle holds)',
+    )
     .option('--dry-run', 'only show what the restore would change; write nothing')
     .option(
       '--mode <mode>',
@@ -61,17 +69,19 @@ export function registerRestoreCommand(
     .option('--db-url <url>', "the Odoo database's PostgreSQL URL (default: $SAM_ODOO_DB_URL)")
     .option('--graph-db-url <url>', "the graph database's superuser URL (default: $SAM_GRAPH_DB_URL)")
     .option('--filestore <dir>', "the Odoo database's filestore folder (default: $SAM_ODOO_FILESTORE)")
-    .option('--config <file>', 'a JSON settings file (odooDbUrl, graphDbUrl, filestore, …)')
+    .option('--chroma-path <dir>', "Chroma's persist directory (default: $SAM_CHROMA_PATH)")
+    .option('--chroma-url <url>', "a Chroma server's URL, instead of a directory (default: $SAM_CHROMA_URL)")
+    .option('--config <file>', 'a JSON settings file (odooDbUrl, graphDbUrl, filestore, chromaPath, …)')
     .option('--json', 'print the final report as JSON on stdout (progress as JSON lines on stderr)')
     .action(async (bundlePath: string, opts: RestoreCliOptions) => {
-      const components = parseComponents(opts.components);
+      await requireFile(bundlePath);
+      const components = parseComponents(opts.components ?? (await bundleComponents(bundlePath)));
       if (opts.mode !== 'replace' && opts.mode !== 'merge') {
         throw new CliError(`--mode ${opts.mode}: expected replace or merge`, EXIT.usage);
       }
       if (opts.dangling !== 'refuse' && opts.dangling !== 'null') {
         throw new CliError(`--dangling ${opts.dangling}: expected refuse or null`, EXIT.usage);
       }
-      await requireFile(bundlePath);
       const settings = await loadSettings(
         {
           ...(opts.config === undefined ? {} : { config: opts.config }),
@@ -79,14 +89,20 @@ export function registerRestoreCommand(
             ...(opts.dbUrl === undefined ? {} : { odooDbUrl: opts.dbUrl }),
             ...(opts.graphDbUrl === undefined ? {} : { graphDbUrl: opts.graphDbUrl }),
             ...(opts.filestore === undefined ? {} : { filestore: opts.filestore }),
+            ...(opts.chromaPath === undefined ? {} : { chromaPath: opts.chromaPath }),
+            ...(opts.chromaUrl === undefined ? {} : { chromaUrl: opts.chromaUrl }),
           },
           env,
         },
         [
           ...(components.includes('odoo') ? (['odooDbUrl', 'filestore'] as const) : []),
           ...(components.includes('graph') ? (['graphDbUrl'] as const) : []),
+          ...(components.includes('vectors') ? (['chromaPath'] as const) : []),
         ],
       );
+      const vectors = vectorSettings(settings);
+      // The switch journal lives in the backup folder (or beside the bundle when none is set).
+      const stateDir = settings.present.has('backupDir') ? settings.backupDir : dirname(resolve(bundlePath));
       const interactive = Boolean(io.stdin?.isTTY);
       if (!opts.dryRun && !opts.yes && !interactive) {
         throw new CliError(
@@ -101,6 +117,7 @@ export function registerRestoreCommand(
       const targets = {
         odoo: redactUrl(settings.odooDbUrl),
         graph: redactUrl(settings.graphDbUrl),
+        vectors: vectors ? (vectors.mode === 'directory' ? vectors.path : redactUrl(vectors.url)) : '',
       };
       const run = async (dryRun: boolean): Promise<RestoreInstallationReport> => {
         try {
@@ -117,6 +134,8 @@ export function registerRestoreCommand(
               acceptEditedWorkbook: opts.acceptEditedWorkbook === true,
             },
             graph: { databaseUrl: settings.graphDbUrl },
+            ...(vectors ? { vectors: { settings: vectors } } : {}),
+            stateDir,
             onProgress: engineProgress(progress),
           });
         } catch (err) {
@@ -157,8 +176,48 @@ export function registerRestoreCommand(
     });
 }
 
-function describeAll(r: RestoreInstallationReport, targets: { odoo: string; graph: string }): string {
-  return `${r.odoo ? describe(r.odoo, targets.odoo) : ''}${r.graph ? describeGraph(r.graph, targets.graph) : ''}`;
+function describeAll(
+  r: RestoreInstallationReport,
+  targets: { odoo: string; graph: string; vectors: string },
+): string {
+  const recovery = r.recovery
+    ? `An earlier restore of ${r.recovery.bundle} was interrupted while switching: ${r.recovery.outcome === 'kept-new' ? 'it had committed; its data was kept' : 'it was rolled back'}${r.recovery.actions.length > 0 ? ` (${r.recovery.actions.join('; ')})` : ''}\n`
+    : '';
+  return `${recovery}${r.odoo ? describe(r.odoo, targets.odoo) : ''}${r.graph ? describeGraph(r.graph, targets.graph) : ''}${r.vectors ? describeVectors(r.vectors, targets.vectors) : ''}`;
+}
+
+/** A person's view of a vector restore report. */
+export function describeVectors(r: VectorRestoreReport, target: string): string {
+  const out = [
+    `${r.dryRun ? 'Dry-run' : 'Restore'} of the vectors (${r.mode}) into ${target}${r.verified ? ': verified' : ''}`,
+  ];
+  for (const c of r.collections) {
+    out.push(
+      `  ${c.name}: ${c.recordsInBundle} records in the bundle, ${c.recordsNow ?? 'no collection'} now`,
+    );
+  }
+  if (r.previous)
+    out.push(
+      `  the replaced data is kept as ${Array.isArray(r.previous) ? r.previous.join(', ') : r.previous}`,
+    );
+  return `${out.join('\n')}\n`;
+}
+
+/** The components a bundle holds, as a --components value ('odoo' when it cannot be read: the restore then reports why). */
+async function bundleComponents(path: string): Promise<string> {
+  try {
+    const b = await openBundle(path);
+    try {
+      const names = Object.keys(b.metadata.components).filter((c) =>
+        (COMPONENTS as readonly string[]).includes(c),
+      );
+      return names.length > 0 ? names.join(',') : 'odoo';
+    } finally {
+      await b.close();
+    }
+  } catch {
+    return 'odoo';
+  }
 }
 
 /** A person's view of a graph restore report. */

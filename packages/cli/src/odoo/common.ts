@@ -8,10 +8,12 @@ import {
   COMPONENTS,
   type Component,
   type EngineProgress,
+  PreflightError,
   RestoreRefusedError,
 } from '@sam-backup/engine';
 import { GraphError } from '@sam-backup/graph';
 import { OdooDataError } from '@sam-backup/odoo-data';
+import { VectorError } from '@sam-backup/vectors';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { ProgressReporter } from '../output/progress.js';
 
@@ -27,7 +29,7 @@ export function parseComponents(value: string): Component[] {
   const unknown = names.filter((n) => !(COMPONENTS as readonly string[]).includes(n));
   if (names.length === 0 || unknown.length > 0) {
     throw new CliError(
-      `--components ${value}: ${unknown.length > 0 ? `${unknown.join(', ')} cannot be backed up by this version` : 'names no component'}; the components available today are: ${COMPONENTS.join(', ')} (vectors are not built yet)`,
+      `--components ${value}: ${unknown.length > 0 ? `${unknown.join(', ')} cannot be backed up by this version` : 'names no component'}; the components are: ${COMPONENTS.join(', ')}`,
       EXIT.usage,
     );
   }
@@ -48,7 +50,13 @@ export function asCliError(err: unknown, what: string): unknown {
     // A bundle found damaged while being read (checksum, size) is refused; a write failure is not.
     return new CliError(`${what}: ${err.message}`, err.code === 'WRITE_FAILED' ? EXIT.failed : EXIT.refused);
   }
-  if (err instanceof OdooDataError || err instanceof GraphError) {
+  if (err instanceof PreflightError) {
+    return new CliError(
+      `${what}: preflight: ${err.message}; nothing was written`,
+      err.kind === 'usage' ? EXIT.usage : EXIT.failed,
+    );
+  }
+  if (err instanceof OdooDataError || err instanceof GraphError || err instanceof VectorError) {
     const code = err.kind === 'usage' ? EXIT.usage : err.kind === 'refused' ? EXIT.refused : EXIT.failed;
     return new CliError(`${what}: ${err.message}`, code);
   }
@@ -59,7 +67,8 @@ export function asCliError(err: unknown, what: string): unknown {
 export function engineProgress(progress: ProgressReporter): (p: EngineProgress) => void {
   return (p) =>
     progress.update({
-      phase: p.component === 'bundle' ? p.phase : `${p.component} ${p.phase.replace(/^graph /, '')}`,
+      phase:
+        p.component === 'bundle' ? p.phase : `${p.component} ${p.phase.replace(/^(graph|vectors) /, '')}`,
       ...(p.item === undefined ? {} : { item: p.item }),
       done: p.done,
       total: p.total,
