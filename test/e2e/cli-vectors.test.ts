@@ -45,7 +45,7 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-it('exports the Chroma directory, restores it after damage, and recover finds nothing to do', async () => {
+it('exports the Chroma directory, restores it after damage, undo puts the damaged state back, recover finds nothing to do', async () => {
   const env = { SAM_CHROMA_PATH: chroma, SAM_BACKUP_DIR: join(root, 'backups') };
   const original = await view();
   const exp = await samWith({ env }, 'export', '--json');
@@ -60,15 +60,23 @@ it('exports the Chroma directory, restores it after damage, and recover finds no
   } finally {
     await server.stop();
   }
-  expect(await view()).not.toEqual(original);
+  const damaged = await view();
+  expect(damaged).not.toEqual(original);
 
   const dry = await samWith({ env }, 'restore', report.bundle, '--dry-run');
   expect(dry.code, dry.stderr).toBe(0);
   expect(dry.stdout).toMatch(/sam_conversations: 30 records in the bundle, no collection now/);
   const res = await samWith({ env }, 'restore', report.bundle, '--yes', '--json');
   expect(res.code, res.stderr).toBe(0);
-  expect(JSON.parse(res.stdout)).toMatchObject({ switched: true, vectors: { verified: true } });
+  const restored = JSON.parse(res.stdout);
+  expect(restored).toMatchObject({ switched: true, vectors: { verified: true } });
+  expect(restored.safetyBundle).toMatch(/backups\/safety\/sam_ai_complete_backup_.*\.zip$/);
   expect(await view()).toEqual(original);
+
+  // undo puts back what the restore replaced, from the safety backup it took first.
+  const undo = await samWith({ env }, 'undo', '--yes', '--json');
+  expect(undo.code, undo.stderr).toBe(0);
+  expect(await view()).toEqual(damaged);
 
   const rec = await samWith({ env }, 'recover');
   expect(rec.code, rec.stderr).toBe(0);

@@ -24,6 +24,7 @@ export {
 export { formatSize, PreflightError, type PreflightReport, preflightExport } from './preflight.js';
 export {
   BundleDamagedError,
+  newestSafetyBundle,
   type RestoreInstallationOptions,
   type RestoreInstallationReport,
   RestoreRefusedError,

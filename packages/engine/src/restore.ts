@@ -7,6 +7,10 @@
  * If a switch fails, what was switched is switched back; if the process dies, the journal lets the
  * next run finish the job either way (journal.ts). Nothing is switched before everything is verified.
  */
+
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type BundleReader, ENTRY, openBundle, verifyBundle } from '@sam-backup/bundle';
 import { type GraphRestoreReport, type PreparedGraphRestore, prepareGraphRestore } from '@sam-backup/graph';
 import {
@@ -22,7 +26,8 @@ import {
   type VectorRestoreReport,
   type VectorSettings,
 } from '@sam-backup/vectors';
-import type { Component, EngineProgress } from './export.js';
+import pg from 'pg';
+import { type Component, type EngineProgress, exportInstallation } from './export.js';
 import { Journal, type RecoveryReport, recoverSwitch } from './journal.js';
 
 export interface RestoreInstallationOptions {
@@ -34,6 +39,11 @@ export interface RestoreInstallationOptions {
   vectors?: { settings: VectorSettings };
   /** Where the switch journal lives (the backup folder): required for a real restore. */
   stateDir?: string;
+  /**
+   * Before anything is replaced, an export of the current state of the stores to restore into
+   * this folder (`sam-backup undo` restores the newest); the last `keep` (default 3) are kept.
+   */
+  safety?: { dir: string; tool: { name: string; version: string }; keep?: number };
   onProgress?: (p: EngineProgress) => void;
   /** Test hook: called at each named stage; a test kills the process there. */
   onStage?: (stage: string) => void;
@@ -46,6 +56,8 @@ export interface RestoreInstallationReport {
   vectors: VectorRestoreReport | null;
   /** What an earlier, interrupted restore left and what was done about it. */
   recovery: RecoveryReport | null;
+  /** The export of the state before this restore (null: none was asked for, or nothing existed yet). */
+  safetyBundle: string | null;
   /** What happened at the switch: done, or undone (with the reason) when a store failed to switch. */
   switched: boolean;
   durationMs: number;
@@ -94,6 +106,7 @@ export async function restoreInstallation(
     graph: null,
     vectors: null,
     recovery: null,
+    safetyBundle: null,
     switched: false,
     durationMs: 0,
   };
@@ -193,6 +206,12 @@ export async function restoreInstallation(
       return report;
     }
 
+    // The state about to be replaced, kept first: `sam-backup undo` restores it.
+    if (opts.safety) {
+      stage('safety backup');
+      report.safetyBundle = await safetyExport(opts, wants, bundle, progress);
+    }
+
     // Prepare and verify every store; nothing live has changed yet.
     stage('prepare graph');
     if (graphOpts) graph = await prepareGraphRestore(graphOpts);
@@ -261,6 +280,7 @@ export async function restoreInstallation(
     graph = null;
     vectors = null;
     report.switched = true;
+    if (opts.safety) await pruneSafety(opts.safety.dir, opts.safety.keep ?? 3);
     report.durationMs = Math.round(performance.now() - started);
     return report;
   } finally {
@@ -271,4 +291,81 @@ export async function restoreInstallation(
     if (journal) await journal.end();
     await bundle.close();
   }
+}
+
+/** The live stores among `wants` that exist (a fresh target has nothing to keep). */
+async function existingStores(opts: RestoreInstallationOptions, wants: Set<Component>): Promise<Component[]> {
+  const out: Component[] = [];
+  if (wants.has('odoo')) out.push('odoo');
+  if (wants.has('graph') && opts.graph) {
+    const c = new pg.Client({ connectionString: opts.graph.databaseUrl });
+    const exists = await c.connect().then(
+      () => true,
+      (err: Error & { code?: string }) => {
+        if (err.code === '3D000') return false;
+        throw err;
+      },
+    );
+    await c.end().catch(() => undefined);
+    if (exists) out.push('graph');
+  }
+  if (wants.has('vectors') && opts.vectors) {
+    const v = opts.vectors.settings;
+    if (v.mode === 'server' || existsSync(join(v.path, 'chroma.sqlite3'))) out.push('vectors');
+  }
+  return out;
+}
+
+async function safetyExport(
+  opts: RestoreInstallationOptions,
+  wants: Set<Component>,
+  bundle: BundleReader,
+  progress: (p: EngineProgress) => void,
+): Promise<string | null> {
+  const safety = opts.safety as NonNullable<RestoreInstallationOptions['safety']>;
+  const components = await existingStores(opts, wants);
+  if (components.length === 0) return null;
+  const modules = Object.keys(bundle.metadata.source.modules ?? {});
+  try {
+    const r = await exportInstallation({
+      components,
+      backupDir: safety.dir,
+      tool: safety.tool,
+      ...(opts.odoo
+        ? {
+            odoo: {
+              databaseUrl: opts.odoo.databaseUrl,
+              filestoreDir: opts.odoo.filestoreDir,
+              // Secrets change in a restore only when the bundle carries them: only then must undo.
+              includeSecrets: bundle.metadata.options.secretsIncluded,
+              ...(modules.length > 0 ? { modules } : {}),
+            },
+          }
+        : {}),
+      ...(opts.graph ? { graph: { databaseUrl: opts.graph.databaseUrl } } : {}),
+      ...(opts.vectors ? { vectors: opts.vectors } : {}),
+      onProgress: (p) => progress({ ...p, phase: `safety ${p.phase}` }),
+    });
+    return r.bundle.path;
+  } catch (err) {
+    throw new RestoreRefusedError(
+      `the safety backup of the current state failed (${(err as Error).message}); nothing was changed: fix the cause, or restore with --no-safety-backup`,
+    );
+  }
+}
+
+/** Keeps the newest `keep` safety bundles (and their .sha256). */
+async function pruneSafety(dir: string, keep: number): Promise<void> {
+  const zips = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.zip')).sort();
+  for (const old of zips.slice(0, Math.max(0, zips.length - keep))) {
+    await rm(join(dir, old), { force: true });
+    await rm(join(dir, `${old}.sha256`), { force: true });
+  }
+}
+
+/** The newest safety bundle in `dir`, or null. */
+export async function newestSafetyBundle(dir: string): Promise<string | null> {
+  const zips = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.zip')).sort();
+  const last = zips.at(-1);
+  return last ? join(dir, last) : null;
 }

@@ -1,7 +1,12 @@
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { openBundle } from '@sam-backup/bundle';
-import { COMPONENTS, type RestoreInstallationReport, restoreInstallation } from '@sam-backup/engine';
+import {
+  COMPONENTS,
+  newestSafetyBundle,
+  type RestoreInstallationReport,
+  restoreInstallation,
+} from '@sam-backup/engine';
 import type { GraphRestoreReport } from '@sam-backup/graph';
 import type { RestoreReport } from '@sam-backup/odoo-data';
 import type { VectorRestoreReport } from '@sam-backup/vectors';
@@ -12,10 +17,13 @@ import { asCliError, engineProgress, parseComponents } from '../odoo/common.js';
 import { type CliIO, formatDuration, printJson } from '../output/io.js';
 import { ProgressReporter } from '../output/progress.js';
 import { loadSettings, vectorSettings } from '../settings.js';
+import { TOOL_VERSION } from '../version.js';
 import { requireFile } from './verify.js';
 
 interface RestoreCliOptions {
   components?: string;
+  /** commander's --no-safety-backup */
+  safetyBackup?: boolean;
   chromaPath?: string;
   chromaUrl?: string;
   dryRun?: boolean;
@@ -73,107 +81,151 @@ export function registerRestoreCommand(
     .option('--chroma-url <url>', "a Chroma server's URL, instead of a directory (default: $SAM_CHROMA_URL)")
     .option('--config <file>', 'a JSON settings file (odooDbUrl, graphDbUrl, filestore, chromaPath, …)')
     .option('--json', 'print the final report as JSON on stdout (progress as JSON lines on stderr)')
-    .action(async (bundlePath: string, opts: RestoreCliOptions) => {
-      await requireFile(bundlePath);
-      const components = parseComponents(opts.components ?? (await bundleComponents(bundlePath)));
-      if (opts.mode !== 'replace' && opts.mode !== 'merge') {
-        throw new CliError(`--mode ${opts.mode}: expected replace or merge`, EXIT.usage);
-      }
-      if (opts.dangling !== 'refuse' && opts.dangling !== 'null') {
-        throw new CliError(`--dangling ${opts.dangling}: expected refuse or null`, EXIT.usage);
-      }
+    .option('--no-safety-backup', 'do not export the current state first (sam-backup undo needs it)')
+    .action((bundlePath: string, opts: RestoreCliOptions) => restoreAction(io, state, env, bundlePath, opts));
+
+  program
+    .command('undo')
+    .description('put back the state the last restore replaced (from its safety backup)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--config <file>', 'a JSON settings file')
+    .option('--json', 'print the final report as JSON on stdout')
+    .action(async (opts: { yes?: boolean; config?: string; json?: boolean }) => {
       const settings = await loadSettings(
-        {
-          ...(opts.config === undefined ? {} : { config: opts.config }),
-          options: {
-            ...(opts.dbUrl === undefined ? {} : { odooDbUrl: opts.dbUrl }),
-            ...(opts.graphDbUrl === undefined ? {} : { graphDbUrl: opts.graphDbUrl }),
-            ...(opts.filestore === undefined ? {} : { filestore: opts.filestore }),
-            ...(opts.chromaPath === undefined ? {} : { chromaPath: opts.chromaPath }),
-            ...(opts.chromaUrl === undefined ? {} : { chromaUrl: opts.chromaUrl }),
-          },
-          env,
-        },
-        [
-          ...(components.includes('odoo') ? (['odooDbUrl', 'filestore'] as const) : []),
-          ...(components.includes('graph') ? (['graphDbUrl'] as const) : []),
-          ...(components.includes('vectors') ? (['chromaPath'] as const) : []),
-        ],
+        { ...(opts.config === undefined ? {} : { config: opts.config }), options: {}, env },
+        ['backupDir'],
       );
-      const vectors = vectorSettings(settings);
-      // The switch journal lives in the backup folder (or beside the bundle when none is set).
-      const stateDir = settings.present.has('backupDir') ? settings.backupDir : dirname(resolve(bundlePath));
-      const interactive = Boolean(io.stdin?.isTTY);
-      if (!opts.dryRun && !opts.yes && !interactive) {
+      const dir = join(settings.backupDir, 'safety');
+      const newest = await newestSafetyBundle(dir);
+      if (!newest) {
         throw new CliError(
-          'restore replaces data and needs a confirmation: there is no terminal to ask on, so pass --yes (or --dry-run to only look)',
+          `no safety backup in ${dir}: undo puts back what a restore replaced, and no restore kept one`,
           EXIT.usage,
         );
       }
-      const say = (line: string) => {
-        if (!opts.json) io.stderr.write(`${line}\n`);
-      };
-      const progress = new ProgressReporter(io, { json: Boolean(opts.json) });
-      const targets = {
-        odoo: redactUrl(settings.odooDbUrl),
-        graph: redactUrl(settings.graphDbUrl),
-        vectors: vectors ? (vectors.mode === 'directory' ? vectors.path : redactUrl(vectors.url)) : '',
-      };
-      const run = async (dryRun: boolean): Promise<RestoreInstallationReport> => {
-        try {
-          return await restoreInstallation({
-            bundlePath,
-            components,
-            dryRun,
-            odoo: {
-              databaseUrl: settings.odooDbUrl,
-              filestoreDir: settings.filestore,
-              mode: opts.mode as 'replace' | 'merge',
-              dangling: opts.dangling as 'refuse' | 'null',
-              allowDroppedColumns: opts.allowDroppedColumns === true,
-              acceptEditedWorkbook: opts.acceptEditedWorkbook === true,
-            },
-            graph: { databaseUrl: settings.graphDbUrl },
-            ...(vectors ? { vectors: { settings: vectors } } : {}),
-            stateDir,
-            onProgress: engineProgress(progress),
-          });
-        } catch (err) {
-          throw asCliError(err, dryRun ? 'restore (dry-run)' : 'restore');
-        } finally {
-          progress.finish();
-        }
-      };
-      if (opts.dryRun || !opts.yes) {
-        say(`dry-run of ${bundlePath} (${components.join(', ')}; ${opts.mode} mode)`);
-        const preview = await run(true);
-        const refused = preview.odoo?.verdict === 'refused';
-        if (opts.dryRun) {
-          state.exitCode = refused ? EXIT.refused : EXIT.ok;
-          if (opts.json) printJson(io, preview);
-          else io.stdout.write(describeAll(preview, targets));
-          return;
-        }
-        io.stderr.write(describeAll(preview, targets));
-        if (refused) {
-          throw new CliError('the restore would be refused (see above); nothing was changed', EXIT.refused);
-        }
-        if (!(await confirm(io, `Replace the data above (${components.join(', ')})? [y/N] `))) {
-          throw new CliError('restore cancelled; nothing was changed', EXIT.failed);
-        }
-      }
-      say(`restoring ${bundlePath} (${components.join(', ')}; ${opts.mode} mode)`);
-      const report = await run(false);
-      state.exitCode = EXIT.ok;
-      if (opts.json) {
-        printJson(io, report);
-        return;
-      }
-      io.stdout.write(describeAll(report, targets));
-      io.stdout.write(
-        `OK restore: ${components.join(' and ')} verified and switched in ${formatDuration(report.durationMs)}\n`,
-      );
+      if (!opts.json) io.stderr.write(`undo: restoring the safety backup ${newest}\n`);
+      await restoreAction(io, state, env, newest, {
+        mode: 'replace',
+        dangling: 'refuse',
+        safetyBackup: false,
+        ...(opts.yes ? { yes: true } : {}),
+        ...(opts.config === undefined ? {} : { config: opts.config }),
+        ...(opts.json ? { json: true } : {}),
+      });
     });
+}
+
+async function restoreAction(
+  io: CliIO,
+  state: { exitCode: ExitCode },
+  env: NodeJS.ProcessEnv,
+  bundlePath: string,
+  opts: RestoreCliOptions,
+): Promise<void> {
+  await requireFile(bundlePath);
+  const components = parseComponents(opts.components ?? (await bundleComponents(bundlePath)));
+  if (opts.mode !== 'replace' && opts.mode !== 'merge') {
+    throw new CliError(`--mode ${opts.mode}: expected replace or merge`, EXIT.usage);
+  }
+  if (opts.dangling !== 'refuse' && opts.dangling !== 'null') {
+    throw new CliError(`--dangling ${opts.dangling}: expected refuse or null`, EXIT.usage);
+  }
+  const settings = await loadSettings(
+    {
+      ...(opts.config === undefined ? {} : { config: opts.config }),
+      options: {
+        ...(opts.dbUrl === undefined ? {} : { odooDbUrl: opts.dbUrl }),
+        ...(opts.graphDbUrl === undefined ? {} : { graphDbUrl: opts.graphDbUrl }),
+        ...(opts.filestore === undefined ? {} : { filestore: opts.filestore }),
+        ...(opts.chromaPath === undefined ? {} : { chromaPath: opts.chromaPath }),
+        ...(opts.chromaUrl === undefined ? {} : { chromaUrl: opts.chromaUrl }),
+      },
+      env,
+    },
+    [
+      ...(components.includes('odoo') ? (['odooDbUrl', 'filestore'] as const) : []),
+      ...(components.includes('graph') ? (['graphDbUrl'] as const) : []),
+      ...(components.includes('vectors') ? (['chromaPath'] as const) : []),
+    ],
+  );
+  const vectors = vectorSettings(settings);
+  // The switch journal lives in the backup folder (or beside the bundle when none is set).
+  const stateDir = settings.present.has('backupDir') ? settings.backupDir : dirname(resolve(bundlePath));
+  const interactive = Boolean(io.stdin?.isTTY);
+  if (!opts.dryRun && !opts.yes && !interactive) {
+    throw new CliError(
+      'restore replaces data and needs a confirmation: there is no terminal to ask on, so pass --yes (or --dry-run to only look)',
+      EXIT.usage,
+    );
+  }
+  const say = (line: string) => {
+    if (!opts.json) io.stderr.write(`${line}\n`);
+  };
+  const progress = new ProgressReporter(io, { json: Boolean(opts.json) });
+  const targets = {
+    odoo: redactUrl(settings.odooDbUrl),
+    graph: redactUrl(settings.graphDbUrl),
+    vectors: vectors ? (vectors.mode === 'directory' ? vectors.path : redactUrl(vectors.url)) : '',
+  };
+  const run = async (dryRun: boolean): Promise<RestoreInstallationReport> => {
+    try {
+      return await restoreInstallation({
+        bundlePath,
+        components,
+        dryRun,
+        odoo: {
+          databaseUrl: settings.odooDbUrl,
+          filestoreDir: settings.filestore,
+          mode: opts.mode as 'replace' | 'merge',
+          dangling: opts.dangling as 'refuse' | 'null',
+          allowDroppedColumns: opts.allowDroppedColumns === true,
+          acceptEditedWorkbook: opts.acceptEditedWorkbook === true,
+        },
+        graph: { databaseUrl: settings.graphDbUrl },
+        ...(vectors ? { vectors: { settings: vectors } } : {}),
+        stateDir,
+        ...(opts.safetyBackup === false
+          ? {}
+          : {
+              safety: { dir: join(stateDir, 'safety'), tool: { name: 'sam-backup', version: TOOL_VERSION } },
+            }),
+        onProgress: engineProgress(progress),
+      });
+    } catch (err) {
+      throw asCliError(err, dryRun ? 'restore (dry-run)' : 'restore');
+    } finally {
+      progress.finish();
+    }
+  };
+  if (opts.dryRun || !opts.yes) {
+    say(`dry-run of ${bundlePath} (${components.join(', ')}; ${opts.mode} mode)`);
+    const preview = await run(true);
+    const refused = preview.odoo?.verdict === 'refused';
+    if (opts.dryRun) {
+      state.exitCode = refused ? EXIT.refused : EXIT.ok;
+      if (opts.json) printJson(io, preview);
+      else io.stdout.write(describeAll(preview, targets));
+      return;
+    }
+    io.stderr.write(describeAll(preview, targets));
+    if (refused) {
+      throw new CliError('the restore would be refused (see above); nothing was changed', EXIT.refused);
+    }
+    if (!(await confirm(io, `Replace the data above (${components.join(', ')})? [y/N] `))) {
+      throw new CliError('restore cancelled; nothing was changed', EXIT.failed);
+    }
+  }
+  say(`restoring ${bundlePath} (${components.join(', ')}; ${opts.mode} mode)`);
+  const report = await run(false);
+  state.exitCode = EXIT.ok;
+  if (opts.json) {
+    printJson(io, report);
+    return;
+  }
+  io.stdout.write(describeAll(report, targets));
+  io.stdout.write(
+    `OK restore: ${components.join(' and ')} verified and switched in ${formatDuration(report.durationMs)}\n${report.safetyBundle ? `  the state before is in ${report.safetyBundle}: \`sam-backup undo\` puts it back\n` : ''}`,
+  );
 }
 
 function describeAll(
