@@ -289,6 +289,7 @@ process.exit(0);
 
 describe('engine: a restore killed (SIGKILL) at each stage ends fully old or fully new', () => {
   const stages = [
+    ['prepare graph', 'old'],
     ['prepare vectors', 'old'],
     ['prepare odoo', 'old'],
     ['journal written', 'old'],
