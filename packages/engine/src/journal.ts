@@ -13,7 +13,7 @@
  * The journal file doubles as a lock: a second restore refuses while it exists.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recoverGraphSwap } from '@sam-backup/graph';
 import { odooRestoreCommitted, recoverOdooFilestore } from '@sam-backup/odoo-data';
@@ -156,4 +156,42 @@ export async function recoverSwitch(dir: string, targets: RecoveryTargets): Prom
   }
   await unlink(join(dir, JOURNAL_FILE));
   return { found: true, outcome: committed ? 'kept-new' : 'rolled-back', actions, bundle: j.bundle };
+}
+
+export const LOCK_FILE = '.sam-backup-restore.lock';
+
+/**
+ * One restore at a time per backup folder: a lock file holding the restoring process's pid,
+ * created with O_EXCL; a lock whose process is gone (killed) is taken over. Returns the release.
+ */
+export async function lockRestore(dir: string): Promise<() => Promise<void>> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => unlink(path).catch(() => undefined);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+        throw new Error(
+          `another restore (process ${pid}) is running with the backup folder ${dir}: wait for it to finish (or, if it is gone, remove ${path})`,
+        );
+      }
+      await unlink(path).catch(() => undefined);
+    }
+  }
+  throw new Error(`could not take the restore lock ${path}: remove it if no restore is running`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -28,7 +28,7 @@ import {
 } from '@sam-backup/vectors';
 import pg from 'pg';
 import { type Component, type EngineProgress, exportInstallation } from './export.js';
-import { Journal, type RecoveryReport, recoverSwitch } from './journal.js';
+import { Journal, lockRestore, type RecoveryReport, recoverSwitch } from './journal.js';
 
 export interface RestoreInstallationOptions {
   bundlePath: string;
@@ -88,8 +88,6 @@ export async function restoreInstallation(
   opts: RestoreInstallationOptions,
 ): Promise<RestoreInstallationReport> {
   const started = performance.now();
-  const progress = (p: EngineProgress) => opts.onProgress?.(p);
-  const stage = (name: string) => opts.onStage?.(name);
   const wants = new Set(opts.components);
   if (wants.has('odoo') && !opts.odoo)
     throw new Error('restoreInstallation: components has odoo but no odoo settings');
@@ -110,7 +108,23 @@ export async function restoreInstallation(
     switched: false,
     durationMs: 0,
   };
-  // An earlier restore that died while switching is finished first (fully old or fully new).
+  // One restore at a time; an earlier one that died while switching is finished first.
+  const unlock = !opts.dryRun && opts.stateDir ? await lockRestore(opts.stateDir) : null;
+  try {
+    return await restoreLocked(opts, report, started);
+  } finally {
+    await unlock?.();
+  }
+}
+
+async function restoreLocked(
+  opts: RestoreInstallationOptions,
+  report: RestoreInstallationReport,
+  started: number,
+): Promise<RestoreInstallationReport> {
+  const progress = (p: EngineProgress) => opts.onProgress?.(p);
+  const stage = (name: string) => opts.onStage?.(name);
+  const wants = new Set(opts.components);
   if (!opts.dryRun && opts.stateDir) {
     const r = await recoverSwitch(opts.stateDir, {
       ...(opts.odoo ? { odooDatabaseUrl: opts.odoo.databaseUrl, odooFilestore: opts.odoo.filestoreDir } : {}),

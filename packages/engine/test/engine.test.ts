@@ -237,6 +237,27 @@ describe('engine: the three stores in one bundle, one restore', () => {
     expect(await kept()).toEqual(keptBefore);
   }, 240_000);
 
+  it('a second restore into the same installation is refused while one runs', async () => {
+    let second: Promise<unknown> | undefined;
+    const first = await restoreInstallation({
+      bundlePath,
+      components: ALL,
+      ...settings(),
+      onStage: (s) => {
+        if (s === 'prepare odoo' && !second) {
+          second = restoreInstallation({ bundlePath, components: ALL, ...settings() }).catch(
+            (e: unknown) => e,
+          );
+        }
+      },
+    });
+    expect(first.switched).toBe(true);
+    const err = await second;
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/another restore \(process \d+\) is running/);
+    expect(await state()).toEqual(original);
+  }, 240_000);
+
   it('refuses a damaged bundle before touching any store', async () => {
     const { readFile, writeFile } = await import('node:fs/promises');
     const bytes = await readFile(bundlePath);
