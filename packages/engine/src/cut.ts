@@ -102,12 +102,12 @@ export async function openCut(opts: {
       }
     }
     const description = both
-      ? `Odoo and graph snapshots taken together under a write fence (SHARE locks on the ${opts.odoo?.tables.length} Odoo tables and every graph table, held ${fenceMs} ms); Chroma snapshot right after`
+      ? `Odoo and graph snapshots taken together under a write fence (SHARE locks on the ${opts.odoo?.tables.length} Odoo tables and every graph table, held ${fenceMs} ms)`
       : oSnap
-        ? 'one REPEATABLE READ snapshot of the Odoo database; Chroma snapshot right after'
+        ? "one REPEATABLE READ snapshot of the Odoo database; the Chroma snapshot started right after, beside the databases' export"
         : gSnap
-          ? 'one REPEATABLE READ snapshot of the graph database; Chroma snapshot right after'
-          : 'Chroma snapshot only';
+          ? "one REPEATABLE READ snapshot of the graph database; the Chroma snapshot started right after, beside the databases' export"
+          : 'no database';
     return {
       odooSnapshot,
       graphSnapshot,

@@ -85,6 +85,7 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
 
   let cut: Cut | null = null;
   let vectorHandle: VectorExportHandle | null = null;
+  let snapshotting: Promise<VectorExportHandle> | null = null;
   let writer: BundleWriter | null = null;
   try {
     progress({ component: 'bundle', phase: 'cut', done: 0, total: 0, unit: 'items' });
@@ -93,15 +94,20 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
       ...(graphOpts ? { graph: { databaseUrl: graphOpts.databaseUrl } } : {}),
       ...(opts.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.lockTimeoutMs }),
     });
-    note(`cut: ${cut.description}`);
-    if (vectorOpts) {
-      vectorHandle = await beginVectorExport({
-        settings: vectorOpts.settings,
-        workDir: opts.backupDir,
-        onProgress: (p) => progress({ ...p, component: 'vectors', phase: p.phase.replace(/^vectors /, '') }),
-      });
-      note(`vectors: snapshot taken at ${vectorHandle.takenAt}`);
-    }
+    const cutText = vectorOpts
+      ? `${cut.description === 'no database' ? 'the Chroma snapshot alone' : `${cut.description}; the Chroma snapshot started right after, beside the databases' export`}`
+      : cut.description;
+    note(`cut: ${cutText}`);
+    // The Chroma snapshot starts now and runs beside the databases' export (its own process and
+    // disk work on the second core); its progress is not shown, the databases' is.
+    snapshotting = vectorOpts
+      ? beginVectorExport({ settings: vectorOpts.settings, workDir: opts.backupDir }).then((h) => {
+          vectorHandle = h;
+          return h;
+        })
+      : null;
+    // A failure elsewhere must still wait for the snapshot, to remove its work folder.
+    snapshotting?.catch(() => undefined);
     writer = await BundleWriter.create({ dir: opts.backupDir });
     let odoo: ExportResult | null = null;
     let graph: GraphExportResult | null = null;
@@ -146,8 +152,10 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
     }
     // Every database row is read: the snapshots can go.
     await cut.release();
-    if (vectorHandle) {
-      vectors = await vectorHandle.write(writer);
+    if (snapshotting) {
+      const handle = await snapshotting;
+      note(`vectors: snapshot taken at ${handle.takenAt}`);
+      vectors = await handle.write(writer);
       for (const line of vectors.log) note(line);
     }
     await writer.addEntry(ENTRY.instructions, instructions(odoo, graph, vectors));
@@ -180,7 +188,7 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
       options: {
         secretsIncluded: opts.odoo?.includeSecrets === true,
         secretsOmitted: odoo?.secretsOmitted ?? [],
-        consistentCut: cut.description,
+        consistentCut: cutText,
       },
     });
     writer = null;
@@ -190,13 +198,14 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
       graph,
       vectors,
       preflight,
-      cut: cut.description,
+      cut: cutText,
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
     if (writer) await writer.abort().catch(() => undefined);
     if (cut) await cut.release();
-    if (vectorHandle) await vectorHandle.cleanup();
+    if (snapshotting) await snapshotting.catch(() => undefined);
+    if (vectorHandle) await (vectorHandle as VectorExportHandle).cleanup();
   }
 }
 
