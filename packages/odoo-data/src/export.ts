@@ -152,6 +152,7 @@ export async function exportOdooData(opts: ExportOptions): Promise<ExportResult>
   }
   const includeSecrets = opts.includeSecrets === true;
   const db = await connect(opts.databaseUrl);
+  let copyCutShort = false;
   const scratch = await mkdtemp(join(tmpdir(), 'sam-odoo-export-'));
   const progress = (p: OdooProgress) => opts.onProgress?.(p);
   try {
@@ -237,6 +238,9 @@ export async function exportOdooData(opts: ExportOptions): Promise<ExportResult>
         const res = await exportTable(db, wb, t, blanked, sheets, maxData, overflowPath, (n) => {
           rowsDone += n;
           progress({ phase: 'export', table: t.table, rowsDone, rowsTotal });
+        }).catch((err: unknown) => {
+          copyCutShort = true;
+          throw err;
         });
         specs.push({
           table: t.table,
@@ -353,7 +357,9 @@ export async function exportOdooData(opts: ExportOptions): Promise<ExportResult>
       { cause: err },
     );
   } finally {
-    await db.query('ROLLBACK').catch(() => undefined);
+    // A COPY cut short (an error thrown while its rows were read: a cancel, a full disk) leaves the
+    // connection inside the COPY, where ROLLBACK would wait forever: close the connection instead.
+    if (!copyCutShort) await db.query('ROLLBACK').catch(() => undefined);
     await db.end().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });
   }

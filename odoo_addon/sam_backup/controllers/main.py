@@ -1,0 +1,212 @@
+"""Browser <-> sidecar bridge for bundle uploads and downloads.
+
+The browser never sees the sidecar token: it talks to these routes with its
+Odoo session, and they forward to the sidecar.
+
+CSRF: the POST/PUT routes keep Odoo's CSRF check. Odoo reads the token from the
+request parameters (query string or form), so the browser sends it as
+``?csrf_token=<odoo.csrf_token>``.
+"""
+
+import hashlib
+import json
+import logging
+import re
+import tempfile
+import urllib.parse
+
+from werkzeug.exceptions import Forbidden
+
+from odoo import http
+from odoo.exceptions import UserError
+from odoo.http import request
+
+from ..models.sidecar import SidecarClient, SidecarError
+
+_logger = logging.getLogger(__name__)
+
+#: The upload chunk size the browser should use. The chunk route lifts Odoo's
+#: request size limit (see ``max_content_length`` below), so larger chunks work
+#: too, but 8 MiB stays under any proxy's usual limit and keeps requests short.
+CHUNK_SIZE = 8 * 1024 * 1024
+#: Chunks are spooled to memory up to this size, then to a temporary file.
+SPOOL_SIZE = CHUNK_SIZE
+#: Read size when copying request and response bodies.
+COPY_SIZE = 1024 * 1024
+
+UPLOAD_ID_RE = re.compile(r"^[\w.-]{1,128}$")
+BUNDLE_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+
+
+def _content_disposition(filename):
+    """RFC 6266 attachment header (written here: the helper's location in
+    ``odoo.http`` is not the same on 17, 18 and 19)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    quoted = urllib.parse.quote(filename, safe="")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
+
+
+class SamBackupController(http.Controller):
+    # -- helpers -------------------------------------------------------------
+
+    def _check_system(self):
+        if not request.env.user.has_group("base.group_system"):
+            raise Forbidden()
+
+    def _json(self, data, status=200):
+        return request.make_json_response(data, status=status)
+
+    def _error(self, error):
+        status = getattr(error, "status", None)
+        if status == 404:
+            code = 404
+        elif status and 400 <= status < 500 and status != 401:
+            code = 400
+        elif isinstance(error, SidecarError):
+            code = 502
+        else:
+            code = 400
+        return self._json({"error": str(error.args[0] if error.args else error)}, status=code)
+
+    def _json_body(self):
+        """The JSON body of the request, or the form/query parameters."""
+        raw = request.httprequest.get_data(cache=True)
+        if raw:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise UserError("The request body is not JSON.") from None
+            if isinstance(data, dict):
+                return data
+        return dict(request.params)
+
+    @staticmethod
+    def _check_upload_id(upload_id):
+        if not UPLOAD_ID_RE.match(upload_id or ""):
+            raise UserError("Invalid upload id.")
+
+    # -- upload --------------------------------------------------------------
+
+    @http.route(
+        "/sam_backup/upload/start", type="http", auth="user", methods=["POST"], csrf=True
+    )
+    def upload_start(self, **kwargs):
+        """Body ``{"name": str, "size": int}`` -> ``{"id": upload id, "chunk_size": int}``."""
+        self._check_system()
+        try:
+            data = self._json_body()
+            name = str(data.get("name") or "").strip()
+            try:
+                size = int(data.get("size"))
+            except (TypeError, ValueError):
+                raise UserError("Give the file size in bytes (size).") from None
+            if not BUNDLE_NAME_RE.match(name) or size < 0:
+                raise UserError("Give the bundle file name (name) and its size (size).")
+            answer = SidecarClient(request.env).start_upload(name, size) or {}
+        except UserError as error:
+            return self._error(error)
+        return self._json({"id": answer.get("id"), "chunk_size": CHUNK_SIZE})
+
+    @http.route(
+        "/sam_backup/upload/<string:upload_id>/chunk/<int:number>",
+        type="http",
+        auth="user",
+        methods=["PUT", "POST"],
+        csrf=True,
+        # Lifts Odoo's default request size limit (128 MiB) for this route, the
+        # way /web/database/restore does: the route's max_content_length is
+        # applied by the dispatcher's pre_dispatch on 17, 18 and 19.
+        max_content_length=None,
+    )
+    def upload_chunk(self, upload_id, number, **kwargs):
+        """Raw body: the chunk. Forwarded with its SHA-256, computed here."""
+        self._check_system()
+        try:
+            self._check_upload_id(upload_id)
+            digest = hashlib.sha256()
+            length = 0
+            stream = request.httprequest.stream
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
+                while True:
+                    block = stream.read(COPY_SIZE)
+                    if not block:
+                        break
+                    digest.update(block)
+                    spool.write(block)
+                    length += len(block)
+                if not length:
+                    raise UserError("The chunk is empty.")
+                spool.seek(0)
+                SidecarClient(request.env).put_chunk(
+                    upload_id, number, spool, length, digest.hexdigest()
+                )
+        except UserError as error:
+            return self._error(error)
+        return self._json({"chunk": number, "bytes": length, "sha256": digest.hexdigest()})
+
+    @http.route(
+        "/sam_backup/upload/<string:upload_id>/complete",
+        type="http",
+        auth="user",
+        methods=["POST"],
+        csrf=True,
+    )
+    def upload_complete(self, upload_id, **kwargs):
+        """-> ``{"bundle": name, ...}`` once the sidecar has checked the file."""
+        self._check_system()
+        try:
+            self._check_upload_id(upload_id)
+            answer = SidecarClient(request.env).complete_upload(upload_id) or {}
+        except UserError as error:
+            return self._error(error)
+        return self._json(answer)
+
+    # -- download ------------------------------------------------------------
+
+    @http.route(
+        "/sam_backup/download/<string:name>", type="http", auth="user", methods=["GET"]
+    )
+    def download(self, name, **kwargs):
+        """Stream the bundle from the sidecar, chunk by chunk (Range supported)."""
+        self._check_system()
+        if not BUNDLE_NAME_RE.match(name or ""):
+            return request.make_response("Invalid bundle name.", status=400)
+        try:
+            upstream = SidecarClient(request.env).open_bundle(
+                name, request.httprequest.headers.get("Range")
+            )
+        except SidecarError as error:
+            status = error.status if error.status in (404, 416) else 502
+            return request.make_response(
+                str(error.args[0]),
+                headers=[("Content-Type", "text/plain; charset=utf-8")],
+                status=status,
+            )
+
+        def body():
+            # Runs after the controller returned: it must not touch request.env.
+            try:
+                while True:
+                    block = upstream.read(COPY_SIZE)
+                    if not block:
+                        break
+                    yield block
+            except OSError as error:
+                _logger.warning("sam_backup: download of %s interrupted: %s", name, error)
+            finally:
+                upstream.close()
+
+        headers = [
+            ("Content-Type", "application/zip"),
+            ("Content-Disposition", _content_disposition(name)),
+            ("Accept-Ranges", "bytes"),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        for header in ("Content-Length", "Content-Range", "Last-Modified", "ETag"):
+            value = upstream.headers.get(header)
+            if value:
+                headers.append((header, value))
+        return http.Response(
+            body(), status=upstream.status, headers=headers, direct_passthrough=True
+        )
