@@ -29,6 +29,21 @@ export interface EngineProgress {
   unit: 'items' | 'bytes';
 }
 
+/** The Odoo part's progress events as the engine's (export and restore alike). */
+export function odooProgress(
+  progress: (p: EngineProgress) => void,
+): (p: { phase: string; table?: string; rowsDone: number; rowsTotal: number }) => void {
+  return (p) =>
+    progress({
+      component: 'odoo',
+      phase: p.phase,
+      ...(p.table === undefined ? {} : { item: p.table }),
+      done: p.rowsDone,
+      total: p.rowsTotal,
+      unit: 'items',
+    });
+}
+
 export interface ExportInstallationOptions {
   components: readonly Component[];
   backupDir: string;
@@ -117,15 +132,7 @@ export async function exportInstallation(opts: ExportInstallationOptions): Promi
         ...odooOpts,
         bundle: writer,
         ...(cut.odooSnapshot ? { snapshot: cut.odooSnapshot } : {}),
-        onProgress: (p) =>
-          progress({
-            component: 'odoo',
-            phase: p.phase,
-            ...(p.table === undefined ? {} : { item: p.table }),
-            done: p.rowsDone,
-            total: p.rowsTotal,
-            unit: 'items',
-          }),
+        onProgress: odooProgress(progress),
       });
       note(`odoo: ${odoo.modelList.tables.length} tables, ${odoo.rows} rows, ${odoo.files} files`);
       for (const s of odoo.secretsOmitted)

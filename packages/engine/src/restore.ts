@@ -27,7 +27,7 @@ import {
   type VectorSettings,
 } from '@sam-backup/vectors';
 import pg from 'pg';
-import { type Component, type EngineProgress, exportInstallation } from './export.js';
+import { type Component, type EngineProgress, exportInstallation, odooProgress } from './export.js';
 import { Journal, lockRestore, type RecoveryReport, recoverSwitch } from './journal.js';
 
 export interface RestoreInstallationOptions {
@@ -166,15 +166,7 @@ async function restoreLocked(
         ? {
             ...opts.odoo,
             bundle: b,
-            onProgress: (p) =>
-              progress({
-                component: 'odoo',
-                phase: p.phase,
-                ...(p.table === undefined ? {} : { item: p.table }),
-                done: p.rowsDone,
-                total: p.rowsTotal,
-                unit: 'items',
-              }),
+            onProgress: odooProgress(progress),
           }
         : null;
     const dumpBytes = wants.has('graph') ? bundle.entry(ENTRY.graphDump).size : 0;

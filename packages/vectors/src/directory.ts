@@ -177,33 +177,7 @@ function stored(f: RawFingerprint): DirectoryFingerprint {
   return {
     algorithm: f.algorithm,
     schema: f.schema,
-    collections: f.collections.map(
-      ({
-        name,
-        id,
-        tenant,
-        database,
-        dimension,
-        config,
-        metadata,
-        records,
-        recordsHash,
-        logHash,
-        files,
-      }) => ({
-        name,
-        id,
-        tenant,
-        database,
-        dimension,
-        config,
-        metadata,
-        records,
-        recordsHash,
-        logHash,
-        files,
-      }),
-    ),
+    collections: f.collections.map(({ vectorSegment: _segment, ...c }) => c),
   };
 }
 

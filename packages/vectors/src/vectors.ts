@@ -307,24 +307,8 @@ async function prepareDirectory(
     }
   }
   const nowCounts = new Map(live?.collections.map((c) => [c.name, c.records]) ?? []);
-  const report: VectorRestoreReport = {
-    dryRun: opts.dryRun === true,
-    mode: 'directory',
-    target: s.path,
-    collections: expected.collections.map((c) => ({
-      name: c.name,
-      recordsInBundle: c.records,
-      recordsNow: nowCounts.get(c.name) ?? null,
-    })),
-    previous: null,
-    dropped: [],
-    verified: false,
-    durationMs: 0,
-  };
-  const done = () => {
-    report.durationMs = Math.round(performance.now() - started);
-    return report;
-  };
+  const report = newReport('directory', s.path, expected.collections, nowCounts, opts.dryRun === true);
+  const done = () => finished(report, started);
   if (opts.dryRun) {
     return {
       report: done(),
@@ -414,6 +398,35 @@ async function prepareDirectory(
   };
 }
 
+/** The report of a prepared restore: per collection, what the bundle holds and what is live now. */
+function newReport(
+  mode: VectorRestoreReport['mode'],
+  target: string,
+  collections: ReadonlyArray<{ name: string; records: number }>,
+  now: ReadonlyMap<string, number>,
+  dryRun: boolean,
+): VectorRestoreReport {
+  return {
+    dryRun,
+    mode,
+    target,
+    collections: collections.map((c) => ({
+      name: c.name,
+      recordsInBundle: c.records,
+      recordsNow: now.get(c.name) ?? null,
+    })),
+    previous: null,
+    dropped: [],
+    verified: false,
+    durationMs: 0,
+  };
+}
+
+function finished(report: VectorRestoreReport, started: number): VectorRestoreReport {
+  report.durationMs = Math.round(performance.now() - started);
+  return report;
+}
+
 async function refuse(): Promise<never> {
   throw new Error('a dry run prepares nothing to switch');
 }
@@ -450,24 +463,8 @@ async function prepareServer(
   const liveCols = (await http.listCollections()).filter((c) => !ours(c.name));
   const liveCounts = new Map<string, number>();
   for (const c of liveCols) liveCounts.set(c.name, await http.count(c.id));
-  const report: VectorRestoreReport = {
-    dryRun: opts.dryRun === true,
-    mode: 'server',
-    target: s.url,
-    collections: listed.collections.map((c) => ({
-      name: c.name,
-      recordsInBundle: c.records,
-      recordsNow: liveCounts.get(c.name) ?? null,
-    })),
-    previous: null,
-    dropped: [],
-    verified: false,
-    durationMs: 0,
-  };
-  const done = () => {
-    report.durationMs = Math.round(performance.now() - started);
-    return report;
-  };
+  const report = newReport('server', s.url, listed.collections, liveCounts, opts.dryRun === true);
+  const done = () => finished(report, started);
   if (opts.dryRun)
     return {
       report: done(),
