@@ -237,7 +237,7 @@ export function registerDemoCommand(program: Command, io: CliIO, state: { exitCo
       }
       io.stdout.write(
         allVerified
-          ? `OK demo: exported ${odooRows.toLocaleString('en-US')} rows, the knowledge graph and ${result.export.vectors.toLocaleString('en-US')} vectors into ${bundle.path}, damaged both, and restored them: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} file(s) put back, all ${result.restore.tablesVerified} tables verified by content hash; the graph database verified and swapped in (the damaged one kept as ${result.restore.graphPrevious}); the Chroma directory verified and swapped in (the damaged one kept as ${String(result.restore.vectorsPrevious)}). Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
+          ? `OK demo: exported ${odooRows.toLocaleString('en-US')} rows, the knowledge graph and ${result.export.vectors.toLocaleString('en-US')} vectors into ${bundle.path}, damaged all three stores, and restored them: ${result.restore.inserted} rows re-inserted, ${result.restore.updated} updated, ${result.restore.deleted} deleted, ${result.restore.filesAdded} file(s) put back, all ${result.restore.tablesVerified} tables verified by content hash; the graph database verified and swapped in (the damaged one kept as ${result.restore.graphPrevious}); the Chroma directory verified and swapped in (the damaged one kept as ${String(result.restore.vectorsPrevious)}). Try:\n  pnpm sam-backup inspect ${bundle.path}\n`
           : 'FAILED demo: the restore did not verify every store\n',
       );
     });
