@@ -96,6 +96,8 @@ ensure_redis() {
 ensure_test_tools() {
   # LibreOffice reads the workbooks sam-backup writes, as a person's spreadsheet program would.
   command -v soffice >/dev/null || apt_install libreoffice-calc-nogui
+  # The addon's OWL components are tested in Debian's Chromium, driven by playwright-core.
+  [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
 export_env() {
@@ -148,7 +150,14 @@ case "$cmd" in
     log "type-check (tsc --noEmit, every package)"
     pnpm exec turbo run typecheck --output-logs=errors-only
     build
-    log "tests (vitest, real PostgreSQL and Redis)"
+    # The addon ships the compiled OWL components (it installs without Node): what is committed
+    # must be what packages/odoo-ui builds.
+    if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1 &&
+      [ -n "$(git -C "$ROOT" status --porcelain -- odoo_addon/sam_backup/static)" ]; then
+      git -C "$ROOT" status --short -- odoo_addon/sam_backup/static >&2
+      die "odoo_addon/sam_backup/static differs from what packages/odoo-ui builds: commit the result of pnpm build"
+    fi
+    log "tests (vitest, real PostgreSQL and Redis, Chromium)"
     status=0
     pnpm exec vitest run "$@" || status=$?
     node scripts/test-summary.mjs || true

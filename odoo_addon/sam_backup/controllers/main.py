@@ -108,6 +108,20 @@ class SamBackupController(http.Controller):
         return self._json({"id": answer.get("id"), "chunk_size": CHUNK_SIZE})
 
     @http.route(
+        "/sam_backup/upload/<string:upload_id>", type="http", auth="user", methods=["GET"]
+    )
+    def upload_status(self, upload_id, **kwargs):
+        """-> ``{"name", "size", "chunks": [received], "bytes", "chunk_size"}``: a browser that
+        lost its connection asks this, then sends only the chunks that are missing."""
+        self._check_system()
+        try:
+            self._check_upload_id(upload_id)
+            answer = SidecarClient(request.env).get_upload(upload_id) or {}
+        except UserError as error:
+            return self._error(error)
+        return self._json(dict(answer, chunk_size=CHUNK_SIZE))
+
+    @http.route(
         "/sam_backup/upload/<string:upload_id>/chunk/<int:number>",
         type="http",
         auth="user",
@@ -119,7 +133,9 @@ class SamBackupController(http.Controller):
         max_content_length=None,
     )
     def upload_chunk(self, upload_id, number, **kwargs):
-        """Raw body: the chunk. Forwarded with its SHA-256, computed here."""
+        """Raw body: the chunk, with the browser's SHA-256 in ``X-Chunk-Sha256`` (optional: the
+        browser can compute it on https and localhost only). Checked, then forwarded with the
+        SHA-256 computed here, which the sidecar checks again on arrival."""
         self._check_system()
         try:
             self._check_upload_id(upload_id)
@@ -136,6 +152,13 @@ class SamBackupController(http.Controller):
                     length += len(block)
                 if not length:
                     raise UserError("The chunk is empty.")
+                sent = request.httprequest.headers.get("X-Chunk-Sha256")
+                if sent and sent.strip().lower() != digest.hexdigest():
+                    # The browser's hash of what it sent: refused, the browser sends it again.
+                    raise UserError(
+                        f"Chunk {number} arrived damaged (SHA-256 {digest.hexdigest()}, "
+                        f"expected {sent.strip().lower()}): send it again."
+                    )
                 spool.seek(0)
                 SidecarClient(request.env).put_chunk(
                     upload_id, number, spool, length, digest.hexdigest()

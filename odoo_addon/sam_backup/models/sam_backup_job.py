@@ -392,6 +392,22 @@ class SamBackupJob(models.Model):
         return [self._status_dict(job) for job in jobs]
 
     @api.model
+    def get_history(self, limit=20):
+        """The latest jobs, newest first, as the panel shows them: the ones still waiting or
+        running are first read from the sidecar. When the sidecar cannot be reached the history
+        is still returned, with the reason in ``sidecar_error`` (one sentence, no traceback)."""
+        self._check_system()
+        jobs = self.search([], limit=max(1, min(int(limit or 20), 200)))
+        sidecar_error = False
+        running = jobs.filtered(lambda j: j.state in RUNNING_STATES)
+        if running:
+            try:
+                running._refresh_from_sidecar()
+            except UserError as error:
+                sidecar_error = str(error.args[0] if error.args else error)
+        return {"jobs": [self._status_dict(job) for job in jobs], "sidecar_error": sidecar_error}
+
+    @api.model
     def get_bundles(self):
         """The bundles the sidecar keeps (``GET /bundles``)."""
         self._check_system()

@@ -266,6 +266,10 @@ class SidecarClient:
     def start_upload(self, name, size):
         return self.call("POST", "/uploads", {"name": name, "size": size})
 
+    def get_upload(self, upload_id):
+        """``{"name", "size", "chunks": [numbers received], "bytes"}``: what to send again."""
+        return self.call("GET", f"/uploads/{self.quote(upload_id)}")
+
     def put_chunk(self, upload_id, number, body, length, sha256):
         response = self.open(
             "PUT",
