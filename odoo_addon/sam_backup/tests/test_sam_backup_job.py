@@ -107,6 +107,22 @@ class TestSamBackupJob(TransactionCase):
         self.assertEqual(job.progress, 100.0)
         self.assertEqual(job.log, "start\ndone")
 
+    def test_history_when_sidecar_down(self):
+        """The panel's history still loads, with one sentence saying why the running job's
+        progress could not be read."""
+        done = self.Job.create({"kind": "export", "sidecar_job_id": "1", "state": "completed"})
+        running = self.Job.create({"kind": "restore", "sidecar_job_id": "2", "state": "active"})
+        refused = urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+        with patch.object(SidecarClient, "_urlopen", side_effect=refused):
+            history = self.Job.with_user(self.admin).get_history(limit=10)
+        ids = [job["id"] for job in history["jobs"]]
+        self.assertEqual(ids[:2], [running.id, done.id])
+        self.assertIn(URL, history["sidecar_error"])
+        self.assertNotIn(TOKEN, history["sidecar_error"])
+        self.assertTrue(history["jobs"][0]["running"])
+        with self.assertRaises(AccessError):
+            self.Job.with_user(self.employee).get_history()
+
     def test_sidecar_error_message(self):
         error = SidecarError("x", status=401)
         self.assertEqual(error.status, 401)
