@@ -66,6 +66,11 @@ it('exports the Chroma directory, restores it after damage, undo puts the damage
   const dry = await samWith({ env }, 'restore', report.bundle, '--dry-run');
   expect(dry.code, dry.stderr).toBe(0);
   expect(dry.stdout).toMatch(/sam_conversations: 30 records in the bundle, no collection now/);
+  // The disk the restore needs, per place: the safety backup in the backup folder, the vectors' staging.
+  expect(dry.stdout).toMatch(
+    /Disk needed \(estimates that err high\):\n {2}backup folder .*backups\/safety: about .* \(the safety backup of vectors\); .* free/,
+  );
+  expect(dry.stdout).toMatch(/\n {2}vector folder .*: about .* \(vectors\); .* free/);
   const res = await samWith({ env }, 'restore', report.bundle, '--yes', '--json');
   expect(res.code, res.stderr).toBe(0);
   const restored = JSON.parse(res.stdout);

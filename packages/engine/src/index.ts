@@ -5,6 +5,7 @@
  */
 
 export { type Cut, openCut } from './cut.js';
+export { DISK_PLACES, type DiskPlaceName, type RestoreDiskPlace } from './disk.js';
 export {
   COMPONENTS,
   type Component,
@@ -21,7 +22,14 @@ export {
   recoverSwitch,
   type SwitchJournal,
 } from './journal.js';
-export { formatSize, PreflightError, type PreflightReport, preflightExport } from './preflight.js';
+export {
+  type ExportEstimate,
+  estimateExport,
+  formatSize,
+  PreflightError,
+  type PreflightReport,
+  preflightExport,
+} from './preflight.js';
 export {
   BundleDamagedError,
   newestSafetyBundle,

@@ -33,7 +33,8 @@ export interface PreflightReport {
   freeBytes: number | null;
 }
 
-function redact(url: string): string {
+/** A URL with its password replaced by `***`. */
+export function redact(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -78,10 +79,16 @@ export function formatSize(n: number): string {
   return `${n} B`;
 }
 
-export async function freeBytes(dir: string): Promise<number> {
+/** The nearest folder at or above `dir` that exists (where a folder not made yet would be made). */
+export function existingAncestor(dir: string): string {
   let d = dir;
   while (!existsSync(d)) d = join(d, '..');
-  const s = await statfs(d);
+  return d;
+}
+
+/** Bytes free to an unprivileged writer on the filesystem that holds (or would hold) `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(existingAncestor(dir));
   return s.bavail * s.bsize;
 }
 
@@ -97,12 +104,38 @@ export interface ExportPreflightOptions {
   vectors?: { settings: VectorSettings; workDir?: string };
 }
 
+/** What {@link estimateExport} found: the checks passed and the bytes an export would write. */
+export type ExportEstimate = Omit<PreflightReport, 'freeBytes'>;
+
 /**
  * Checks an export can run: the estimate is an upper bound — the tables' size on disk, the
  * attachment files, the graph database's size, the Chroma directory (twice: the snapshot is
  * assembled in a work folder first) — because the bundle is written to a full disk otherwise.
  */
 export async function preflightExport(opts: ExportPreflightOptions): Promise<PreflightReport> {
+  const { checks, odooTables, estimate } = await estimateExport(opts);
+  const need = Object.values(estimate).reduce((a, b) => a + b, 0);
+  const free = await freeBytes(opts.backupDir);
+  if (free < need) {
+    const parts = Object.entries(estimate)
+      .map(([k, n]) => `${k} ≈ ${formatSize(n)}`)
+      .join(', ');
+    throw new PreflightError(
+      'disk',
+      `the export needs about ${formatSize(need)} in ${opts.backupDir} (${parts}) and only ${formatSize(free)} is free there: free some space or set SAM_BACKUP_DIR to a larger disk`,
+    );
+  }
+  checks.push(`disk: ${formatSize(free)} free in ${opts.backupDir}, about ${formatSize(need)} needed`);
+  return { checks, odooTables, estimate, freeBytes: free };
+}
+
+/**
+ * The checks of {@link preflightExport} and its upper-bound estimate by component, without the
+ * free-space check (a restore sums its safety export's estimate with its own needs).
+ */
+export async function estimateExport(
+  opts: Omit<ExportPreflightOptions, 'backupDir'>,
+): Promise<ExportEstimate> {
   const checks: string[] = [];
   const estimate: Record<string, number> = {};
   let odooTables: string[] = [];
@@ -183,17 +216,5 @@ export async function preflightExport(opts: ExportPreflightOptions): Promise<Pre
     estimate.vectors = v.mode === 'directory' ? 2 * (await dirSize(v.path)) : 0;
     checks.push(said);
   }
-  const need = Object.values(estimate).reduce((a, b) => a + b, 0);
-  const free = await freeBytes(opts.backupDir);
-  if (free < need) {
-    const parts = Object.entries(estimate)
-      .map(([k, n]) => `${k} ≈ ${formatSize(n)}`)
-      .join(', ');
-    throw new PreflightError(
-      'disk',
-      `the export needs about ${formatSize(need)} in ${opts.backupDir} (${parts}) and only ${formatSize(free)} is free there: free some space or set SAM_BACKUP_DIR to a larger disk`,
-    );
-  }
-  checks.push(`disk: ${formatSize(free)} free in ${opts.backupDir}, about ${formatSize(need)} needed`);
-  return { checks, odooTables, estimate, freeBytes: free };
+  return { checks, odooTables, estimate };
 }

@@ -1,8 +1,9 @@
 /**
  * Restore across the stores, all or nothing (DESIGN.md "Restore"): recover what an interrupted
- * restore left → verify every entry of the bundle → prepare every chosen store beside the live one
- * and verify it there (the graph in a new database, the vectors in a new folder or new
- * collections, the Odoo data in an open transaction with its files staged) → write the switch
+ * restore left → verify every entry of the bundle → check the disk each place needs (disk.ts) →
+ * the safety export → prepare every chosen store beside the live one and verify it there (the
+ * graph in a new database, the vectors in a new folder or new collections, the Odoo data in an
+ * open transaction with its files staged) → write the switch
  * journal → switch: the graph swaps in, the vectors swap in, then the Odoo transaction commits.
  * If a switch fails, what was switched is switched back; if the process dies, the journal lets the
  * next run finish the job either way (journal.ts). Nothing is switched before everything is verified.
@@ -27,8 +28,16 @@ import {
   type VectorSettings,
 } from '@sam-backup/vectors';
 import pg from 'pg';
-import { type Component, type EngineProgress, exportInstallation, odooProgress } from './export.js';
+import { checkDisk, type RestoreDiskPlace, restoreDiskNeeds } from './disk.js';
+import {
+  type Component,
+  type EngineProgress,
+  type ExportInstallationOptions,
+  exportInstallation,
+  odooProgress,
+} from './export.js';
 import { Journal, lockRestore, type RecoveryReport, recoverSwitch } from './journal.js';
+import { estimateExport } from './preflight.js';
 
 export interface RestoreInstallationOptions {
   bundlePath: string;
@@ -60,6 +69,13 @@ export interface RestoreInstallationReport {
   safetyBundle: string | null;
   /** What happened at the switch: done, or undone (with the reason) when a store failed to switch. */
   switched: boolean;
+  /**
+   * Per place where the restore writes (the safety export in the backup folder, the vectors'
+   * staging folder, the filestore, the database servers): the bytes it needs — estimates that err
+   * high — and the free space of its filesystem (null: not measurable from here). A real restore
+   * refuses (PreflightError 'disk') before writing anything when a filesystem lacks the space.
+   */
+  disk: RestoreDiskPlace[];
   durationMs: number;
 }
 
@@ -106,6 +122,7 @@ export async function restoreInstallation(
     recovery: null,
     safetyBundle: null,
     switched: false,
+    disk: [],
     durationMs: 0,
   };
   // One restore at a time; an earlier one that died while switching is finished first.
@@ -161,6 +178,23 @@ async function restoreLocked(
         );
       }
     }
+    // The disk each place needs, checked before anything is written (a dry run only reports it).
+    let safety: SafetyPlan | null = null;
+    if (opts.safety) {
+      safety = await planSafety(opts, wants, bundle).catch((err: Error) => {
+        if (opts.dryRun) return null;
+        throw safetyRefused(err);
+      });
+    }
+    report.disk = await restoreDiskNeeds({
+      bundle,
+      wants,
+      odoo: opts.odoo,
+      graph: opts.graph,
+      vectors: opts.vectors,
+      safety: safety && opts.safety ? { dir: opts.safety.dir, ...safety } : null,
+    });
+    if (!opts.dryRun) checkDisk(report.disk);
     const odooOpts = (b: BundleReader): RestoreOptions | null =>
       opts.odoo && wants.has('odoo')
         ? {
@@ -215,7 +249,7 @@ async function restoreLocked(
     // The state about to be replaced, kept first: `sam-backup undo` restores it.
     if (opts.safety) {
       stage('safety backup');
-      report.safetyBundle = await safetyExport(opts, wants, bundle, progress);
+      if (safety) report.safetyBundle = await safetyExport(opts, safety.components, bundle, progress);
     }
 
     // Prepare and verify every store; nothing live has changed yet.
@@ -322,41 +356,78 @@ async function existingStores(opts: RestoreInstallationOptions, wants: Set<Compo
   return out;
 }
 
-async function safetyExport(
+/** The safety export about to be made: the live stores it keeps and its estimate (preflight.ts). */
+interface SafetyPlan {
+  components: Component[];
+  estimate: Record<string, number>;
+}
+
+/** The options of the safety export of `components` (the same for its estimate and for the export). */
+function safetyExportOptions(
+  opts: RestoreInstallationOptions,
+  components: Component[],
+  bundle: BundleReader,
+): ExportInstallationOptions {
+  const safety = opts.safety as NonNullable<RestoreInstallationOptions['safety']>;
+  const modules = Object.keys(bundle.metadata.source.modules ?? {});
+  const has = (c: Component) => components.includes(c);
+  return {
+    components,
+    backupDir: safety.dir,
+    tool: safety.tool,
+    ...(opts.odoo && has('odoo')
+      ? {
+          odoo: {
+            databaseUrl: opts.odoo.databaseUrl,
+            filestoreDir: opts.odoo.filestoreDir,
+            // Secrets change in a restore only when the bundle carries them: only then must undo.
+            includeSecrets: bundle.metadata.options.secretsIncluded,
+            ...(modules.length > 0 ? { modules } : {}),
+          },
+        }
+      : {}),
+    ...(opts.graph && has('graph') ? { graph: { databaseUrl: opts.graph.databaseUrl } } : {}),
+    ...(opts.vectors && has('vectors') ? { vectors: opts.vectors } : {}),
+  };
+}
+
+function safetyRefused(err: Error): RestoreRefusedError {
+  return new RestoreRefusedError(
+    `the safety backup of the current state failed (${err.message}); nothing was changed: fix the cause, or restore with --no-safety-backup`,
+  );
+}
+
+/** Which live stores the safety export keeps, and what it needs in the backup folder (null: nothing exists yet). */
+async function planSafety(
   opts: RestoreInstallationOptions,
   wants: Set<Component>,
   bundle: BundleReader,
-  progress: (p: EngineProgress) => void,
-): Promise<string | null> {
-  const safety = opts.safety as NonNullable<RestoreInstallationOptions['safety']>;
+): Promise<SafetyPlan | null> {
   const components = await existingStores(opts, wants);
   if (components.length === 0) return null;
-  const modules = Object.keys(bundle.metadata.source.modules ?? {});
+  const o = safetyExportOptions(opts, components, bundle);
+  const { estimate } = await estimateExport({
+    ...(o.odoo ? { odoo: o.odoo } : {}),
+    ...(o.graph ? { graph: o.graph } : {}),
+    ...(o.vectors ? { vectors: { settings: o.vectors.settings } } : {}),
+  });
+  return { components, estimate };
+}
+
+async function safetyExport(
+  opts: RestoreInstallationOptions,
+  components: Component[],
+  bundle: BundleReader,
+  progress: (p: EngineProgress) => void,
+): Promise<string | null> {
   try {
     const r = await exportInstallation({
-      components,
-      backupDir: safety.dir,
-      tool: safety.tool,
-      ...(opts.odoo
-        ? {
-            odoo: {
-              databaseUrl: opts.odoo.databaseUrl,
-              filestoreDir: opts.odoo.filestoreDir,
-              // Secrets change in a restore only when the bundle carries them: only then must undo.
-              includeSecrets: bundle.metadata.options.secretsIncluded,
-              ...(modules.length > 0 ? { modules } : {}),
-            },
-          }
-        : {}),
-      ...(opts.graph ? { graph: { databaseUrl: opts.graph.databaseUrl } } : {}),
-      ...(opts.vectors ? { vectors: opts.vectors } : {}),
+      ...safetyExportOptions(opts, components, bundle),
       onProgress: (p) => progress({ ...p, phase: `safety ${p.phase}` }),
     });
     return r.bundle.path;
   } catch (err) {
-    throw new RestoreRefusedError(
-      `the safety backup of the current state failed (${(err as Error).message}); nothing was changed: fix the cause, or restore with --no-safety-backup`,
-    );
+    throw safetyRefused(err as Error);
   }
 }
 

@@ -7,10 +7,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENTRY, openBundle } from '@sam-backup/bundle';
 import { createFixture, createVectorFixture, dropFixture } from '@sam-backup/fixtures';
 import { ChromaHttp, startChromaServer } from '@sam-backup/vectors';
 import pg from 'pg';
@@ -441,4 +442,202 @@ describe('engine: preflight refuses before anything is written', () => {
     );
     expect(await bundles(dir)).toEqual([]);
   });
+});
+
+/** The test's own byte-level view of a folder: every file's path and content. */
+async function treeHash(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  if (!existsSync(dir)) return 'no folder';
+  const names = (await readdir(dir, { recursive: true })).map(String).sort();
+  for (const n of names) {
+    const p = join(dir, n);
+    const st = await stat(p);
+    h.update(
+      `${n}\0${
+        st.isFile()
+          ? createHash('sha256')
+              .update(await readFile(p))
+              .digest('hex')
+          : 'dir'
+      }\n`,
+    );
+  }
+  return h.digest('hex');
+}
+
+/** Bytes of the bundle's entries that `pick` selects (their uncompressed sizes, from metadata.json). */
+async function bundleBytes(pick: (name: string) => boolean): Promise<number> {
+  const b = await openBundle(bundlePath);
+  try {
+    return b
+      .entries()
+      .filter((e) => pick(e.name))
+      .reduce((a, e) => a + e.size, 0);
+  } finally {
+    await b.close();
+  }
+}
+
+const TOOL = { name: 'sam-backup', version: '0.0.0-test' };
+
+describe('engine: the disk a restore needs', () => {
+  it("a dry run says, per place, about how much it needs (at least the bundle's bytes) and what is free", async () => {
+    const safetyDir = join(root, 'backups', 'safety');
+    const dry = await restoreInstallation({
+      bundlePath,
+      components: ALL,
+      dryRun: true,
+      ...settings(),
+      safety: { dir: safetyDir, tool: TOOL },
+    });
+    const by = Object.fromEntries(dry.disk.map((d) => [d.place, d]));
+    expect(Object.keys(by).sort()).toEqual([
+      'backup folder',
+      'filestore',
+      'graph database server',
+      'odoo database server',
+      'vector folder',
+    ]);
+    const chromaBytes = await bundleBytes((n) => n.startsWith(ENTRY.chromaDir));
+    const fileBytes = await bundleBytes((n) => n.startsWith(ENTRY.filestoreDir));
+    const odooText = await bundleBytes(
+      (n) => n === ENTRY.workbook || n === ENTRY.modelList || n.startsWith(ENTRY.overflowDir),
+    );
+    const dump = await bundleBytes((n) => n === ENTRY.graphDump);
+    for (const n of [chromaBytes, fileBytes, odooText, dump]) expect(n).toBeGreaterThan(0);
+    // The safety export of the current state: at least a bundle of that state takes.
+    expect(by['backup folder']).toMatchObject({ path: safetyDir, components: [...ALL] });
+    expect(by['backup folder']?.needBytes).toBeGreaterThanOrEqual((await stat(bundlePath)).size);
+    expect(by['vector folder']).toMatchObject({ path: root, components: ['vectors'] });
+    expect(by['vector folder']?.needBytes).toBeGreaterThanOrEqual(chromaBytes);
+    expect(by.filestore).toMatchObject({ path: filestore, components: ['odoo'] });
+    expect(by.filestore?.needBytes).toBeGreaterThanOrEqual(fileBytes);
+    expect(by['odoo database server']?.needBytes).toBeGreaterThanOrEqual(odooText);
+    expect(by['graph database server']?.needBytes).toBeGreaterThanOrEqual(dump);
+    // Folders measured; database servers not measurable from here; no password in a server.
+    const { statfsSync } = await import('node:fs');
+    const fs = statfsSync(root);
+    for (const place of ['backup folder', 'vector folder', 'filestore']) {
+      const d = by[place];
+      expect(d?.freeBytes, place).toBeGreaterThan(0);
+      expect(Math.abs((d?.freeBytes as number) - fs.bavail * fs.bsize), place).toBeLessThan(256 << 20);
+      // All three are on the test's one temporary filesystem: each names the other two.
+      expect(d?.sharesFilesystemWith.length, place).toBe(2);
+      expect(d?.fits, place).toBe(true);
+    }
+    for (const place of ['odoo database server', 'graph database server']) {
+      expect(by[place]?.freeBytes, place).toBeNull();
+      expect(by[place]?.fits, place).toBeNull();
+      expect(by[place]?.server, place).toMatch(/^postgres:\/\/.*127\.0\.0\.1/);
+    }
+  }, 120_000);
+
+  it.skipIf(!MOUNT)(
+    'a safety backup that does not fit the backup folder: refused before anything is written, the stores byte-identical',
+    async () => {
+      await damage('before the disk refusal');
+      const before = await state();
+      const trees = async () => ({ filestore: await treeHash(filestore), chroma: await treeHash(chroma) });
+      const treesBefore = await trees();
+      const rootBefore = (await readdir(root)).sort();
+      const tiny = join(root, 'tiny-safety');
+      await mkdir(tiny, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', tiny]);
+      try {
+        const err = await restoreInstallation({
+          bundlePath,
+          components: ALL,
+          ...settings(),
+          safety: { dir: join(tiny, 'safety'), tool: TOOL },
+        }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(PreflightError);
+        expect((err as PreflightError).check).toBe('disk');
+        expect((err as Error).message).toMatch(
+          /^the restore needs about .* in the backup folder .*tiny-safety\/safety \(the safety backup of odoo, graph, vectors\), and only .* is free there: free some space there, or restore with --no-safety-backup/,
+        );
+        expect(await readdir(tiny)).toEqual([]);
+      } finally {
+        execFileSync('umount', [tiny]);
+      }
+      expect(await state()).toEqual(before);
+      expect(await trees()).toEqual(treesBefore);
+      expect((await readdir(root)).sort()).toEqual([...rootBefore, 'tiny-safety'].sort());
+      expect(existsSync(join(root, 'backups', JOURNAL_FILE))).toBe(false);
+      const staged = await sql<{ d: string }>(
+        ADMIN,
+        `SELECT datname AS d FROM pg_database WHERE datname LIKE '${graphDb}\\_\\_restore%'`,
+      );
+      expect(staged).toEqual([]);
+    },
+    120_000,
+  );
+
+  it.skipIf(!MOUNT)(
+    'places on one filesystem are summed: each fits alone, together they do not — refused, nothing written',
+    async () => {
+      const disk = join(root, 'one-disk');
+      await mkdir(disk, { recursive: true });
+      const chromaBytes = await bundleBytes((n) => n.startsWith(ENTRY.chromaDir));
+      execFileSync('mount', [
+        '-t',
+        'tmpfs',
+        '-o',
+        `size=${Math.ceil((4 * chromaBytes + (4 << 20)) / 4096) * 4}k`,
+        'tmpfs',
+        disk,
+      ]);
+      try {
+        const live = join(disk, 'chroma_data');
+        await cp(chroma, live, { recursive: true });
+        const liveBefore = await treeHash(live);
+        const vectors = { settings: { mode: 'directory' as const, path: live } };
+        const dryRun = async () => {
+          const dry = await restoreInstallation({
+            bundlePath,
+            components: ['vectors'],
+            dryRun: true,
+            vectors,
+            safety: { dir: join(disk, 'safety'), tool: TOOL },
+          });
+          return Object.fromEntries(dry.disk.map((d) => [d.place, d]));
+        };
+        let by = await dryRun();
+        expect(by['backup folder']?.sharesFilesystemWith).toEqual(['vector folder']);
+        expect(by['vector folder']?.sharesFilesystemWith).toEqual(['backup folder']);
+        expect(by['vector folder']?.fits).toBe(true);
+        // Shrink the filesystem so that each place's need fits in its free space, but not both.
+        const a = by['vector folder']?.needBytes as number;
+        const b = by['backup folder']?.needBytes as number;
+        const { statfsSync } = await import('node:fs');
+        const fs = statfsSync(disk);
+        const used = (fs.blocks - fs.bfree) * fs.bsize;
+        const room = (Math.max(a, b) + a + b) / 2;
+        execFileSync('mount', ['-o', `remount,size=${Math.ceil((used + room) / 4096) * 4}k`, disk]);
+        by = await dryRun();
+        const free = by['vector folder']?.freeBytes as number;
+        expect(by['backup folder']?.freeBytes).toBe(free);
+        expect(a).toBeLessThanOrEqual(free);
+        expect(b).toBeLessThanOrEqual(free);
+        expect(a + b).toBeGreaterThan(free);
+        expect(by['vector folder']?.fits).toBe(false);
+        expect(by['backup folder']?.fits).toBe(false);
+        const err = await restoreInstallation({
+          bundlePath,
+          components: ['vectors'],
+          vectors,
+          stateDir: join(root, 'backups-one-disk'),
+          safety: { dir: join(disk, 'safety'), tool: TOOL },
+        }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(PreflightError);
+        expect((err as Error).message).toMatch(
+          /^the restore needs about .* on the one filesystem of the backup folder .*one-disk\/safety \(the safety backup of vectors\) ≈ .*, the vector folder .*one-disk ≈ .*, and only .* is free there: free some space on that filesystem, or restore with --no-safety-backup/,
+        );
+        expect(await readdir(disk)).toEqual(['chroma_data']);
+        expect(await treeHash(live)).toBe(liveBefore);
+      } finally {
+        execFileSync('umount', [disk]);
+      }
+    },
+    120_000,
+  );
 });

@@ -303,7 +303,8 @@ export async function runJob(
       dryRun: data.type === 'dry-run',
       ...settings(cfg),
       stateDir: cfg.SAM_BACKUP_DIR,
-      ...(data.type === 'restore' && data.options.safetyBackup !== false
+      // A dry run makes no safety export; given the setting, its report says the disk one needs.
+      ...(data.options.safetyBackup !== false
         ? { safety: { dir: join(cfg.SAM_BACKUP_DIR, 'safety'), tool: TOOL } }
         : {}),
       onProgress,

@@ -71,6 +71,8 @@ export interface WorkbookReader {
    * before the first sheet that needs it and kept (see SharedStringTable for its cost).
    */
   rows(sheetName: string): AsyncIterable<RowRead>;
+  /** The size of all its parts uncompressed, from the zip's central directory (no part is read). */
+  readonly uncompressedBytes: number;
   /** Closes the file (or the RandomAccessSource). */
   close(): Promise<void>;
 }
@@ -608,6 +610,12 @@ class WorkbookReaderImpl implements WorkbookReader {
     private readonly sharedStringsPart: string | undefined,
   ) {
     this.sheets = sheetEntries.map(({ name, index, state }) => ({ name, index, state }));
+  }
+
+  get uncompressedBytes(): number {
+    let total = 0;
+    for (const e of this.entries.values()) total += e.uncompressedSize;
+    return total;
   }
 
   rows(sheetName: string): AsyncIterable<RowRead> {

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { openBundle } from '@sam-backup/bundle';
 import {
   COMPONENTS,
+  formatSize,
   newestSafetyBundle,
   type RestoreInstallationReport,
   restoreInstallation,
@@ -235,7 +236,29 @@ function describeAll(
   const recovery = r.recovery
     ? `An earlier restore of ${r.recovery.bundle} was interrupted while switching: ${r.recovery.outcome === 'kept-new' ? 'it had committed; its data was kept' : 'it was rolled back'}${r.recovery.actions.length > 0 ? ` (${r.recovery.actions.join('; ')})` : ''}\n`
     : '';
-  return `${recovery}${r.odoo ? describe(r.odoo, targets.odoo) : ''}${r.graph ? describeGraph(r.graph, targets.graph) : ''}${r.vectors ? describeVectors(r.vectors, targets.vectors) : ''}`;
+  return `${recovery}${r.odoo ? describe(r.odoo, targets.odoo) : ''}${r.graph ? describeGraph(r.graph, targets.graph) : ''}${r.vectors ? describeVectors(r.vectors, targets.vectors) : ''}${describeDisk(r.disk ?? [])}`;
+}
+
+/** A person's view of the disk a restore needs, per place (estimates that err high). */
+export function describeDisk(places: RestoreInstallationReport['disk']): string {
+  if (places.length === 0) return '';
+  const out = ['Disk needed (estimates that err high):'];
+  for (const p of places) {
+    const what =
+      p.place === 'backup folder'
+        ? `the safety backup of ${p.components.join(', ')}`
+        : p.components.join(', ');
+    const free =
+      p.freeBytes === null
+        ? 'free space not measurable from here'
+        : p.sharesFilesystemWith.length === 0
+          ? `${formatSize(p.freeBytes)} free`
+          : `${formatSize(p.freeBytes)} free on a filesystem shared with the ${p.sharesFilesystemWith.join(', the ')} (about ${formatSize(places.filter((q) => q === p || p.sharesFilesystemWith.includes(q.place)).reduce((a, q) => a + q.needBytes, 0))} needed there in all)`;
+    out.push(
+      `  ${p.place} ${p.path ?? p.server ?? ''}: about ${formatSize(p.needBytes)} (${what}); ${free}${p.fits === false ? ' — NOT ENOUGH' : ''}`,
+    );
+  }
+  return `${out.join('\n')}\n`;
 }
 
 /** A person's view of a vector restore report. */
