@@ -79,7 +79,11 @@ export interface StandIn {
   progressLog: Array<{ job: number; done: number; progressAt: number; readAt: number }>;
   /** Chunk PUTs received, by upload id and chunk number (every attempt). */
   chunkAttempts: Map<string, number[]>;
-  faults: { dropChunk: Set<number>; damageChunk: Set<number>; holdChunk: Set<number> };
+  /**
+   * dropChunk/damageChunk/holdChunk: chunk numbers, on their first attempt. diskShort: dry-run
+   * reports read from now on say the backup folder lacks the space (as the engine reports it).
+   */
+  faults: { dropChunk: Set<number>; damageChunk: Set<number>; holdChunk: Set<number>; diskShort: boolean };
   rpcCalls: string[];
   close(): Promise<void>;
 }
@@ -111,6 +115,7 @@ export async function startOdooStandIn(opts: StandInOptions): Promise<StandIn> {
     dropChunk: new Set<number>(),
     damageChunk: new Set<number>(),
     holdChunk: new Set<number>(),
+    diskShort: false,
   };
   const held: ServerResponse[] = [];
   const rpcCalls: string[] = [];
@@ -181,6 +186,11 @@ export async function startOdooStandIn(opts: StandInOptions): Promise<StandIn> {
       if (r.sha256) job.bundle_sha256 = r.sha256 as string;
       if (r.counts !== undefined) job.counts = r.counts;
       if (r.report !== undefined) job.dry_run_report = r.report;
+      const disk = (r.report as { disk?: Array<Record<string, unknown>> } | undefined)?.disk;
+      if (faults.diskShort && job.kind === 'dry-run' && disk?.[0]) {
+        disk[0].freeBytes = 1024;
+        disk[0].fits = false;
+      }
     }
     if (d.error) job.message = String(d.error);
     const at = Number(d.progressAt ?? 0);

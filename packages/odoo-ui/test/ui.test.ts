@@ -357,7 +357,23 @@ describe('sam_backup OWL components in headless Chromium', () => {
     await page.locator(`.o_sam_backup_dialog tr[data-bundle="${bundleName}"] .o_sam_backup_choose`).click();
     await page.waitForSelector('.o_sam_backup_dialog[data-step="preview"]', { timeout: 180_000 });
     expect(await page.locator('.o_sam_backup_report_table tbody tr').count()).toBeGreaterThan(5);
+    expect(await page.locator('.o_sam_backup_restore').count()).toBe(1);
     await page.screenshot({ path: join(shots, '9-owl-2.2-preview.png') });
+    // The same preview when the sidecar reports too little disk: refused, no Restore button.
+    standIn.faults.diskShort = true;
+    try {
+      await page.locator('.o_sam_backup_back').click();
+      await page.locator(`.o_sam_backup_dialog tr[data-bundle="${bundleName}"] .o_sam_backup_choose`).click();
+      await page.waitForSelector('.o_sam_backup_dialog[data-step="preview"]', { timeout: 180_000 });
+      await page.screenshot({ path: join(shots, '10-disk-short.png') });
+      expect(await page.locator('.o_sam_backup_refusals').textContent()).toMatch(
+        /Not enough disk: backup folder/,
+      );
+      expect(await page.locator('.o_sam_backup_restore').count()).toBe(0);
+      expect(await page.locator('.o_sam_backup_disk tr.table-danger').count()).toBe(1);
+    } finally {
+      standIn.faults.diskShort = false;
+    }
     expect(await pageErrors(page)).toEqual([]);
     await page.close();
   });
@@ -373,7 +389,7 @@ describe('sam_backup OWL components in headless Chromium', () => {
         /backup service at http:\/\/127\.0\.0\.1:9 cannot be reached .*: start the sidecar/,
       );
       expect(await alert.textContent()).not.toMatch(/Traceback|at .*\.ts:/);
-      await page.screenshot({ path: join(shots, '10-sidecar-down.png') });
+      await page.screenshot({ path: join(shots, '11-sidecar-down.png') });
       expect(await pageErrors(page)).toEqual([]);
       await page.close();
     } finally {

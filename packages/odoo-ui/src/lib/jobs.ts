@@ -94,13 +94,27 @@ export interface VectorRestoreReport {
   verified: boolean;
 }
 
+/** One place a restore writes to (packages/engine `RestoreDiskPlace`). */
 export interface DiskNeed {
   place: string;
   path?: string;
   server?: string;
+  /** An estimate that errs high. */
   needBytes: number;
+  /** null: not measurable from the sidecar (a database server). */
   freeBytes: number | null;
   components: string[];
+  /** The other places on the same filesystem: their needs add up against its free space. */
+  sharesFilesystemWith?: string[];
+  /** false: the filesystem lacks the space, and a restore would be refused. */
+  fits?: boolean | null;
+}
+
+/** The places whose filesystem lacks the space (a restore of this bundle would be refused). */
+export function diskShort(report: RestoreInstallationReport | null): DiskNeed[] {
+  return (report?.disk ?? []).filter((d) =>
+    d.fits === undefined ? d.freeBytes !== null && d.freeBytes < d.needBytes : d.fits === false,
+  );
 }
 
 export interface RestoreInstallationReport {

@@ -5,6 +5,10 @@
  * report the sidecar's engine writes (packages/engine `RestoreInstallationReport`, the fields shown).
  */
 export const MODEL = 'sam.backup.job';
+/** The places whose filesystem lacks the space (a restore of this bundle would be refused). */
+export function diskShort(report) {
+    return (report?.disk ?? []).filter((d) => d.fits === undefined ? d.freeBytes !== null && d.freeBytes < d.needBytes : d.fits === false);
+}
 export function isRunning(state) {
     return state === 'waiting' || state === 'active';
 }

@@ -8,7 +8,7 @@
  */
 import { Component } from '@odoo/owl';
 import { formatBytes, formatCount } from '../../lib/format.js';
-import type { RestoreInstallationReport } from '../../lib/jobs.js';
+import { diskShort, type RestoreInstallationReport } from '../../lib/jobs.js';
 
 export interface ReportRow {
   key: string;
@@ -95,7 +95,16 @@ export class SamBackupReportTable extends Component<Props> {
   }
 
   get refusals(): string[] {
-    return this.props.report.odoo?.refusals ?? [];
+    const out = [...(this.props.report.odoo?.refusals ?? [])];
+    const short = diskShort(this.props.report);
+    if (short.length) {
+      const what = short.map(
+        (d) =>
+          `${d.place} ${d.path ?? ''} needs about ${formatBytes(d.needBytes)}${d.sharesFilesystemWith?.length ? ` (with ${d.sharesFilesystemWith.join(', ')} on the same disk)` : ''}, ${formatBytes(d.freeBytes ?? 0)} free`,
+      );
+      out.push(`Not enough disk: ${what.join('; ')}. Free some space, then preview again.`);
+    }
+    return out;
   }
 
   get warnings(): string[] {
@@ -140,13 +149,14 @@ export class SamBackupReportTable extends Component<Props> {
     free: string;
     short: boolean;
   }> {
+    const short = diskShort(this.props.report);
     return (this.props.report.disk ?? []).map((d, i) => ({
       key: `${d.place}:${i}`,
       place: d.place,
       where: d.path ?? d.server ?? '',
       need: formatBytes(d.needBytes),
       free: d.freeBytes === null ? 'not measurable from here' : formatBytes(d.freeBytes),
-      short: d.freeBytes !== null && d.freeBytes < d.needBytes,
+      short: short.includes(d),
     }));
   }
 }

@@ -11,7 +11,7 @@
 import { Component, useState } from '@odoo/owl';
 import { useService } from '@web/core/utils/hooks';
 import { formatBytes, formatDateTime } from '../../lib/format.js';
-import { errorMessage, JobsApi } from '../../lib/jobs.js';
+import { diskShort, errorMessage, JobsApi } from '../../lib/jobs.js';
 import { uploadBundle } from '../../lib/upload.js';
 import { SamBackupProgress } from '../progress_bar/progress_bar.js';
 import { SamBackupReportTable } from '../report_table/report_table.js';
@@ -112,7 +112,12 @@ export class SamBackupRestoreDialog extends Component {
     }
     get dryRunOk() {
         const s = this.state.dryRun;
-        return (!!s && s.state === 'completed' && !!s.dry_run_report && s.dry_run_report.odoo?.verdict !== 'refused');
+        return (!!s &&
+            s.state === 'completed' &&
+            !!s.dry_run_report &&
+            s.dry_run_report.odoo?.verdict !== 'refused' &&
+            // A restore would be refused for want of disk (the engine checks again before writing).
+            diskShort(s.dry_run_report).length === 0);
     }
     get confirmed() {
         return !!this.state.bundle && this.state.confirmText.trim() === this.state.bundle;
