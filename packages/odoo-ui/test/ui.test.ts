@@ -144,7 +144,7 @@ describe('sam_backup OWL components in headless Chromium', () => {
 
   it('Export: the bar follows the sidecar within a second, completes, and the download link gives the verified bundle', async () => {
     const page = await openPage(standIn.url);
-    await page.screenshot({ path: join(shots, '1-panel-empty.png') });
+    await page.screenshot({ animations: 'disabled', path: join(shots, '1-panel-empty.png') });
     await page.locator('.o_sam_backup_export').click();
     await page.locator('.o_sam_backup_progress').waitFor();
     // Mid-way, once the sidecar has reported some progress.
@@ -152,11 +152,11 @@ describe('sam_backup OWL components in headless Chromium', () => {
       const el = document.querySelector('.o_sam_backup_progress') as HTMLElement | null;
       return !!el && el.dataset.state === 'active' && Number(el.dataset.done) > 0;
     });
-    await page.screenshot({ path: join(shots, '2-export-progress.png') });
+    await page.screenshot({ animations: 'disabled', path: join(shots, '2-export-progress.png') });
     const row = page.locator('.o_sam_backup_history tr[data-kind="export"][data-state="completed"]');
     await row.waitFor({ timeout: 180_000 });
     await page.locator('.o_notification.alert-success').waitFor();
-    await page.screenshot({ path: join(shots, '3-export-done.png') });
+    await page.screenshot({ animations: 'disabled', path: join(shots, '3-export-done.png') });
 
     // The bar moved: several distinct values, ending completed.
     const seen = await page.evaluate(
@@ -224,7 +224,11 @@ describe('sam_backup OWL components in headless Chromium', () => {
     expect(
       await dialog.locator('.o_sam_backup_report_table tr[data-store="Vectors"]').count(),
     ).toBeGreaterThan(0);
-    await page.screenshot({ path: join(shots, '4-restore-preview.png'), fullPage: true });
+    await page.screenshot({
+      animations: 'disabled',
+      path: join(shots, '4-restore-preview.png'),
+      fullPage: true,
+    });
 
     // Nothing changed by the dry run.
     expect((await query<{ n: string }>(urlOf(odooDb), 'SELECT count(*) AS n FROM ai_message'))[0]?.n).toBe(
@@ -239,9 +243,13 @@ describe('sam_backup OWL components in headless Chromium', () => {
     await restore.click();
     await page.waitForSelector('.o_sam_backup_dialog[data-step="restore"]');
     await dialog.locator('.o_sam_backup_progress').waitFor();
-    await page.screenshot({ path: join(shots, '5-restore-progress.png') });
+    await page.screenshot({ animations: 'disabled', path: join(shots, '5-restore-progress.png') });
     await page.waitForSelector('.o_sam_backup_dialog[data-step="done"]', { timeout: 240_000 });
-    await page.screenshot({ path: join(shots, '6-restore-done.png'), fullPage: true });
+    await page.screenshot({
+      animations: 'disabled',
+      path: join(shots, '6-restore-done.png'),
+      fullPage: true,
+    });
     const result = dialog.locator('.o_sam_backup_restore_result');
     expect(await result.getAttribute('class')).toContain('alert-success');
     const verification = await dialog.locator('.o_sam_backup_verification li').allTextContents();
@@ -290,7 +298,7 @@ describe('sam_backup OWL components in headless Chromium', () => {
     await page.locator('.o_sam_backup_file').setInputFiles(file);
     await page.locator('.o_sam_backup_upload').click();
     await page.locator('.o_sam_backup_dialog', { hasText: 'resumed: 3 parts were already sent' }).waitFor();
-    await page.screenshot({ path: join(shots, '8-upload-resumed.png') });
+    await page.screenshot({ animations: 'disabled', path: join(shots, '8-upload-resumed.png') });
     await page.waitForSelector(
       '.o_sam_backup_dialog[data-step="dry-run"], .o_sam_backup_dialog[data-step="preview"]',
       {
@@ -338,7 +346,7 @@ describe('sam_backup OWL components in headless Chromium', () => {
     await page
       .locator(`.o_sam_backup_progress[data-job="${job}"][data-state="cancelled"]`)
       .waitFor({ timeout: 60_000 });
-    await page.screenshot({ path: join(shots, '7-export-cancelled.png') });
+    await page.screenshot({ animations: 'disabled', path: join(shots, '7-export-cancelled.png') });
     await expect.poll(() => page.locator('.o_sam_backup_export').isDisabled()).toBe(false);
     const bundlesAfter = (await readdir(cfg.SAM_BACKUP_DIR)).filter((f) => f.endsWith('.zip')).sort();
     expect(bundlesAfter).toEqual(bundlesBefore);
@@ -358,14 +366,14 @@ describe('sam_backup OWL components in headless Chromium', () => {
     await page.waitForSelector('.o_sam_backup_dialog[data-step="preview"]', { timeout: 180_000 });
     expect(await page.locator('.o_sam_backup_report_table tbody tr').count()).toBeGreaterThan(5);
     expect(await page.locator('.o_sam_backup_restore').count()).toBe(1);
-    await page.screenshot({ path: join(shots, '9-owl-2.2-preview.png') });
+    await page.screenshot({ animations: 'disabled', path: join(shots, '9-owl-2.2-preview.png') });
     // The same preview when the sidecar reports too little disk: refused, no Restore button.
     standIn.faults.diskShort = true;
     try {
       await page.locator('.o_sam_backup_back').click();
       await page.locator(`.o_sam_backup_dialog tr[data-bundle="${bundleName}"] .o_sam_backup_choose`).click();
       await page.waitForSelector('.o_sam_backup_dialog[data-step="preview"]', { timeout: 180_000 });
-      await page.screenshot({ path: join(shots, '10-disk-short.png') });
+      await page.screenshot({ animations: 'disabled', path: join(shots, '10-disk-short.png') });
       expect(await page.locator('.o_sam_backup_refusals').textContent()).toMatch(
         /Not enough disk: backup folder/,
       );
@@ -389,7 +397,7 @@ describe('sam_backup OWL components in headless Chromium', () => {
         /backup service at http:\/\/127\.0\.0\.1:9 cannot be reached .*: start the sidecar/,
       );
       expect(await alert.textContent()).not.toMatch(/Traceback|at .*\.ts:/);
-      await page.screenshot({ path: join(shots, '11-sidecar-down.png') });
+      await page.screenshot({ animations: 'disabled', path: join(shots, '11-sidecar-down.png') });
       expect(await pageErrors(page)).toEqual([]);
       await page.close();
     } finally {
