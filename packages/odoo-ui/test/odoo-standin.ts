@@ -76,7 +76,7 @@ export interface StandIn {
   url: string;
   server: Server;
   /** Every sidecar progress change the stand-in read: for the progress-lag measurement. */
-  progressLog: Array<{ job: number; done: number; progressAt: number; readAt: number }>;
+  progressLog: Array<{ job: number; phase: string; done: number; progressAt: number; readAt: number }>;
   /** Chunk PUTs received, by upload id and chunk number (every attempt). */
   chunkAttempts: Map<string, number[]>;
   /**
@@ -196,7 +196,13 @@ export async function startOdooStandIn(opts: StandInOptions): Promise<StandIn> {
     const at = Number(d.progressAt ?? 0);
     const last = progressLog.findLast((e) => e.job === job.id);
     if (at && (!last || last.progressAt !== at))
-      progressLog.push({ job: job.id, done, progressAt: at, readAt: Date.now() });
+      progressLog.push({
+        job: job.id,
+        phase: (d.phase as string) || '',
+        done,
+        progressAt: at,
+        readAt: Date.now(),
+      });
   }
 
   const statusDict = (j: JobRecord) => ({ ...j, running: RUNNING.has(j.state) });

@@ -16,11 +16,12 @@ window.__samSeen = [];
 const last = new Map();
 new MutationObserver(() => {
   for (const el of document.querySelectorAll('.o_sam_backup_progress')) {
-    const key = `${el.dataset.done}|${el.dataset.state}`;
+    const key = `${el.dataset.phase}|${el.dataset.done}|${el.dataset.state}`;
     if (last.get(el.dataset.job) === key) continue;
     last.set(el.dataset.job, key);
     window.__samSeen.push({
       job: Number(el.dataset.job),
+      phase: el.dataset.phase ?? '',
       done: Number(el.dataset.done),
       state: el.dataset.state,
       t: Date.now(),
@@ -30,7 +31,7 @@ new MutationObserver(() => {
   subtree: true,
   childList: true,
   attributes: true,
-  attributeFilter: ['data-done', 'data-state'],
+  attributeFilter: ['data-done', 'data-state', 'data-phase'],
 });
 
 let rpcId = 0;
