@@ -18,6 +18,7 @@ import { dirname, extname, join, normalize, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import type { JobKind, JobState, JobStatus } from '../src/lib/jobs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -34,6 +35,7 @@ const BOOTSTRAP_CSS = join(
 );
 
 const RUNNING = new Set(['waiting', 'active']);
+const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'failed', 'cancelled'];
 const SIDECAR_STATES: Record<string, string> = {
   delayed: 'waiting',
   prioritized: 'waiting',
@@ -41,29 +43,8 @@ const SIDECAR_STATES: Record<string, string> = {
   removed: 'cancelled',
 };
 
-interface JobRecord {
-  id: number;
-  sidecar_job_id: string;
-  kind: string;
-  state: string;
-  phase: string | false;
-  progress: number;
-  done: number;
-  total: number;
-  unit: string | false;
-  rate: number;
-  eta_ms: number;
-  log: string;
-  bundle_name: string | false;
-  bundle_size: number;
-  bundle_sha256: string | false;
-  counts: unknown;
-  dry_run_report: unknown;
-  started_at: string;
-  finished_at: string | false;
-  requested_by: string;
-  message: string | false;
-}
+/** A job as the model keeps it: the UI's JobStatus (src/lib/jobs.ts) without the computed `running`. */
+type JobRecord = Omit<JobStatus, 'running'>;
 
 export interface StandInOptions {
   sidecarUrl: string;
@@ -177,15 +158,15 @@ export async function startOdooStandIn(opts: StandInOptions): Promise<StandIn> {
     job.eta_ms = Math.min(Number(d.etaMs ?? 0), 2 ** 31 - 1);
     job.log = ((d.log as string[]) ?? []).slice(-200).join('\n');
     job.finished_at = odooDate(d.finishedAt);
-    if (['waiting', 'active', 'completed', 'failed', 'cancelled'].includes(state)) job.state = state;
+    if (JOB_STATES.includes(state as JobState)) job.state = state as JobState;
     if (state === 'completed') job.progress = 100;
     const r = d.result as Record<string, unknown> | null;
     if (r && typeof r === 'object') {
       if (r.bundle) job.bundle_name = r.bundle as string;
       if (r.bytes !== undefined) job.bundle_size = Number(r.bytes);
       if (r.sha256) job.bundle_sha256 = r.sha256 as string;
-      if (r.counts !== undefined) job.counts = r.counts;
-      if (r.report !== undefined) job.dry_run_report = r.report;
+      if (r.counts !== undefined) job.counts = r.counts as JobStatus['counts'];
+      if (r.report !== undefined) job.dry_run_report = r.report as JobStatus['dry_run_report'];
       const disk = (r.report as { disk?: Array<Record<string, unknown>> } | undefined)?.disk;
       if (faults.diskShort && job.kind === 'dry-run' && disk?.[0]) {
         disk[0].freeBytes = 1024;
@@ -208,7 +189,7 @@ export async function startOdooStandIn(opts: StandInOptions): Promise<StandIn> {
   const statusDict = (j: JobRecord) => ({ ...j, running: RUNNING.has(j.state) });
 
   async function start(
-    kind: string,
+    kind: JobKind,
     options: Record<string, unknown>,
     bundle: string | false,
   ): Promise<number> {
