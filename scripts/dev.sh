@@ -98,6 +98,8 @@ ensure_test_tools() {
   command -v soffice >/dev/null || apt_install libreoffice-calc-nogui
   # The addon's OWL components are tested in Debian's Chromium, driven by playwright-core.
   [ -x /usr/bin/chromium ] || apt_install chromium
+  # Odoo compiles the addon's SCSS with libsass: the asset test does the same.
+  /usr/bin/python3 -c 'import sass' 2>/dev/null || apt_install python3-libsass
 }
 
 export_env() {

@@ -3,7 +3,7 @@
  * compiles, every XML file parses, the manifest is sane (Odoo reads it with ast.literal_eval; every
  * data file it lists exists; it depends on base_setup), access is for Settings administrators
  * only, the cron avoids the fields Odoo 18 removed, and every HTTP route requires a logged-in
- * administrator. Installing it in a real Odoo is opt-in (SAM_TEST_ODOO_BIN), not done here.
+ * administrator. Installing it in a real Odoo is opt-in (SAM_TEST_ODOO_SRC): odoo-real.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -7,6 +7,12 @@ import { OdooDataError } from './errors.js';
 import type { ColumnSpec, RowFilter } from './model-list.js';
 
 export const DEFAULT_MODULE_PATTERNS = ['ai_*', 'sam_*'] as const;
+/**
+ * Never backed up, whatever the patterns: sam_backup's job history records what was done to the
+ * installation — a restore that rolled it back would delete the record of the very restore that is
+ * running (and every job since the bundle was made).
+ */
+export const NEVER_BACKED_UP_MODULES: readonly string[] = ['sam_backup'];
 export const SECRET_COLUMN_PATTERN = /password|passwd|api_key|apikey|secret|token|private_key|credential/i;
 
 export interface ForeignKey {
@@ -212,7 +218,9 @@ export async function discover(db: pg.ClientBase, opts: DiscoverOptions = {}): P
     `SELECT name, latest_version FROM ir_module_module WHERE state IN ('installed','to upgrade') ORDER BY name`,
   );
   const modules: Record<string, string> = {};
-  for (const m of mods.rows) if (re.test(m.name)) modules[m.name] = m.latest_version ?? '';
+  for (const m of mods.rows)
+    if (re.test(m.name) && !NEVER_BACKED_UP_MODULES.includes(m.name))
+      modules[m.name] = m.latest_version ?? '';
   const chosen = new Set(Object.keys(modules));
   if (chosen.size === 0) {
     throw new OdooDataError(

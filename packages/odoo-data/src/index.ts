@@ -5,6 +5,7 @@
 export {
   DEFAULT_MODULE_PATTERNS,
   type Discovery,
+  NEVER_BACKED_UP_MODULES,
   type PlannedTable,
   SECRET_COLUMN_PATTERN,
 } from './discover.js';

@@ -67,6 +67,35 @@ describe('odoo_addon/sam_backup/static/src (compiled from packages/odoo-ui)', ()
     }
   });
 
+  it('every style compiles with libsass, as Odoo compiles the asset bundle', () => {
+    // Odoo compiles web.assets_backend's SCSS with libsass; one style it rejects (e.g. CSS min()
+    // mixing units, which libsass evaluates itself) breaks the styles of the whole backend.
+    const scss = listFiles(out)
+      .filter((f) => f.endsWith('.scss'))
+      .map((f) => join(out, f));
+    expect(scss.length).toBeGreaterThanOrEqual(4);
+    const python = process.env.SAM_TEST_SYSTEM_PYTHON ?? '/usr/bin/python3';
+    try {
+      execFileSync(
+        python,
+        ['-c', 'import sass, sys\nfor f in sys.argv[1:]: sass.compile(filename=f)', ...scss],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? err);
+      if (/No module named 'sass'/.test(stderr))
+        throw new Error(
+          `${python} has no libsass: install Debian's python3-libsass (scripts/dev.sh test does)`,
+        );
+      throw new Error(
+        `a style of the addon does not compile with libsass (Odoo would fail the whole bundle):\n${stderr}`,
+      );
+    }
+  });
+
   it('every component template is defined exactly once, and the settings view uses the registered widget', () => {
     const files = listFiles(out);
     const names = files
