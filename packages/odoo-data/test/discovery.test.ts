@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENTRY, openBundle } from '@sam-backup/bundle';
+import { BundleWriter, ENTRY, openBundle } from '@sam-backup/bundle';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ModelList, restoreOdooData } from '../src/index.js';
+import { exportOdooData, type ModelList, restoreOdooData } from '../src/index.js';
 import { exportBundle, type Fx, makeFixture, query, rowsWhere, tableFingerprint } from './helpers.js';
 
 let fx: Fx;
@@ -56,6 +56,33 @@ async function addCustomTableModel(url: string): Promise<void> {
   );
 }
 
+/** sam_backup installed with its job history model, as the addon makes it. */
+async function addSamBackupModule(url: string): Promise<void> {
+  await query(
+    url,
+    `INSERT INTO ir_module_module (name, state, latest_version, shortdesc, application, demo, web, license, auto_install, to_buy, sequence)
+     SELECT 'sam_backup', state, latest_version, shortdesc, false, demo, web, license, false, false, sequence
+     FROM ir_module_module WHERE name = 'ai_brain'`,
+  );
+  await query(
+    url,
+    `INSERT INTO ir_model (model, name, "order", state, transient)
+     VALUES ('sam.backup.job', '{"en_US": "SAM AI Backup Job"}', 'id desc', 'base', false)`,
+  );
+  await query(
+    url,
+    `INSERT INTO ir_model_data (module, name, model, res_id, noupdate)
+     SELECT 'sam_backup', 'model_sam_backup_job', 'ir.model', id, false FROM ir_model WHERE model = 'sam.backup.job'`,
+  );
+  await query(
+    url,
+    `INSERT INTO ir_model_fields (name, model, model_id, ttype, state, field_description, store)
+     SELECT 'id', 'sam.backup.job', id, 'integer', 'base', '{"en_US": "ID"}', true FROM ir_model WHERE model = 'sam.backup.job'`,
+  );
+  await query(url, 'CREATE TABLE sam_backup_job (id serial PRIMARY KEY, kind varchar)');
+  await query(url, "INSERT INTO sam_backup_job (kind) VALUES ('export'), ('restore')");
+}
+
 /** A binary field ai_brain adds to res.partner, stored as attachments (no column). */
 async function addPartnerBinaryField(url: string, filestore: string): Promise<void> {
   await query(
@@ -93,6 +120,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'odoodata-disc-'));
   await addCustomTableModel(fx.url);
   await addPartnerBinaryField(fx.url, fx.filestore);
+  await addSamBackupModule(fx.url);
   const { bundle } = await exportBundle(fx, dir);
   bundlePath = bundle.path;
   const reader = await openBundle(bundlePath);
@@ -145,6 +173,21 @@ describe('discovery', () => {
       'SELECT count(*) AS n FROM mail_message_res_partner_rel',
     );
     expect(spec('mail_message_res_partner_rel')?.rows).toBe(Number(all?.n) - Number(other?.n));
+  });
+
+  it('never carries sam_backup itself, though sam_* matches it (a restore would roll back its job history)', async () => {
+    expect(spec('sam_backup_job')).toBeUndefined();
+    const reader = await openBundle(bundlePath);
+    expect(Object.keys(reader.metadata.source.modules ?? {})).not.toContain('sam_backup');
+    await reader.close();
+    await expect(
+      exportOdooData({
+        databaseUrl: fx.url,
+        filestoreDir: fx.filestore,
+        bundle: await BundleWriter.create({ dir, name: 'never.zip' }),
+        modules: ['sam_backup'],
+      }),
+    ).rejects.toMatchObject({ code: 'NO_MODULES' });
   });
 
   it('finds a model by its table comment when its _table is not its dotted name', () => {
