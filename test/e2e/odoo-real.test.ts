@@ -16,21 +16,30 @@
  *      (.o_sam_backup_panel, once the view declares the widget) renders and, the sidecar being down,
  *      Export shows the model's one sentence in it; "Job History" opens the list of sam.backup.job;
  *      no error dialog, no browser console error from sam_backup, no error in the server log;
- *   5. the module uninstalls (button_immediate_uninstall in odoo-bin shell): its table is dropped.
+ *   5. with the real sidecar beside it (the dev Redis; the engine on this Odoo's database and
+ *      filestore, the Odoo data of the bus module), from the panel: Export → the bar → the download
+ *      link (the addon's streaming route) gives a bundle that verifies → the same file uploaded back
+ *      through the addon's chunk routes → dry-run table → typed confirmation → restore, verified
+ *      and committed in the running Odoo → the job history (never backed up) intact;
+ *   6. the module uninstalls (button_immediate_uninstall in odoo-bin shell): its table is dropped.
  * Screenshots and Odoo's logs: test-results/odoo-real/.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { verifyBundle } from '@sam-backup/bundle';
+import { createApp, createLogger, loadConfig, startJobs } from '@sam-backup/sidecar';
 import pg from 'pg';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgUrl } from '../support/services.js';
+import { pgUrl, redisUrl } from '../support/services.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ADDONS = join(ROOT, 'odoo_addon');
@@ -134,6 +143,8 @@ async function adminQuery<T = Record<string, unknown>>(text: string, db?: string
   }
 }
 
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 for (const src of TREES.length > 0 ? TREES : ['(opt-in: SAM_TEST_ODOO_SRC not set, skipped)']) {
@@ -150,6 +161,7 @@ for (const src of TREES.length > 0 ? TREES : ['(opt-in: SAM_TEST_ODOO_SRC not se
     let serverLog = '';
     let browser: Browser | undefined;
     let deadSidecar = '';
+    let baseUrl = '';
 
     /** Run odoo-bin to the end; its log goes to test-results/odoo-real/<prefix>-<name>.log. */
     async function odoo(
@@ -204,11 +216,8 @@ for (const src of TREES.length > 0 ? TREES : ['(opt-in: SAM_TEST_ODOO_SRC not se
     // 17 and 18 take a list of modules ("all"), 19 a boolean (it warns about "all").
     const noDemo = () => (major >= 19 ? '--without-demo=True' : '--without-demo=all');
 
-    /** Log in, open Settings > SAM AI Backup, then its Job History. */
-    async function browse(page: Page, base: string): Promise<void> {
-      const errorDialogs = page.locator('.o_error_dialog, .o_dialog_error');
-
-      // Log in as admin (base's data gives a new database admin/admin).
+    /** Log in as admin (base's data gives a new database admin/admin). */
+    async function login(page: Page, base: string): Promise<void> {
       await page.goto(`${base}/web/login`);
       await page.fill('input[name="login"]', 'admin');
       await page.fill('input[name="password"]', 'admin');
@@ -216,21 +225,31 @@ for (const src of TREES.length > 0 ? TREES : ['(opt-in: SAM_TEST_ODOO_SRC not se
         page.waitForURL((u) => !u.pathname.startsWith('/web/login')),
         page.click('button[type="submit"]'),
       ]);
+    }
 
-      // Settings, by the action's XML id: the URL that 17, 18 and 19 all accept (the first visit
-      // compiles the asset bundles).
-      const openApp = async () => {
-        await page.goto(`${base}/web#action=base_setup.action_general_configuration`);
-        const tab = page.locator('.settings_tab .tab[data-key="sam_backup"]');
-        await tab.waitFor({ timeout: 120_000 });
-        expect(await tab.textContent()).toContain('SAM AI Backup');
-        await tab.click();
-        const app = page.locator('.app_settings_block[data-key="sam_backup"]');
-        await app.waitFor();
-        expect(await app.getAttribute('string')).toBe('SAM AI Backup');
-        return app;
-      };
-      let app = await openApp();
+    /**
+     * Settings > SAM AI Backup, by the action's XML id: the URL that 17, 18 and 19 all accept (the
+     * first visit compiles the asset bundles).
+     */
+    async function openSettings(page: Page, base: string) {
+      await page.goto(`${base}/web#action=base_setup.action_general_configuration`);
+      const tab = page.locator('.settings_tab .tab[data-key="sam_backup"]');
+      await tab.waitFor({ timeout: 120_000 });
+      expect(await tab.textContent()).toContain('SAM AI Backup');
+      await tab.click();
+      const app = page.locator('.app_settings_block[data-key="sam_backup"]');
+      await app.waitFor();
+      expect(await app.getAttribute('string')).toBe('SAM AI Backup');
+      return app;
+    }
+
+    /** Log in, open Settings > SAM AI Backup, then its Job History. */
+    async function browse(page: Page, base: string): Promise<void> {
+      const errorDialogs = page.locator('.o_error_dialog, .o_dialog_error');
+
+      await login(page, base);
+
+      let app = await openSettings(page, base);
       const url = app.locator('[name="sam_backup_sidecar_url"] input');
       await url.waitFor();
       expect(await url.inputValue()).toBe('http://127.0.0.1:8765');
@@ -246,7 +265,7 @@ for (const src of TREES.length > 0 ? TREES : ['(opt-in: SAM_TEST_ODOO_SRC not se
         db,
       );
       expect(param?.value).toBe(deadSidecar);
-      app = await openApp();
+      app = await openSettings(page, base);
       expect(await app.locator('[name="sam_backup_sidecar_url"] input').inputValue()).toBe(deadSidecar);
 
       // The OWL panel, once the settings view declares it: rendered, its history loaded; Export
@@ -374,6 +393,7 @@ for (const src of TREES.length > 0 ? TREES : ['(opt-in: SAM_TEST_ODOO_SRC not se
       // A port nothing listens on (freePort closed it): the sidecar is down.
       deadSidecar = `http://127.0.0.1:${await freePort()}`;
       const base = `http://127.0.0.1:${port}`;
+      baseUrl = base;
       server = spawn(PYTHON, [join(src, 'odoo-bin'), ...dbArgs(), `--http-port=${port}`], {
         cwd: work,
         env: odooEnv(),
@@ -449,6 +469,112 @@ for (const src of TREES.length > 0 ? TREES : ['(opt-in: SAM_TEST_ODOO_SRC not se
       );
       expect(unexpected.map(brief), `${prefix}-server.log`).toEqual([]);
     }, 240_000);
+
+    it('backs up and restores from its Settings page through the real sidecar: export, download, upload, dry run, restore', async () => {
+      expect(browser, 'the Settings test started Odoo and the browser').toBeDefined();
+      // The sidecar (BullMQ on the dev Redis, the engine) on this Odoo's database and filestore.
+      const token = randomBytes(24).toString('hex');
+      const backups = join(work, 'backups');
+      const u = new URL(pgUrl);
+      u.pathname = `/${db}`;
+      const cfg = loadConfig({
+        SAM_SIDECAR_TOKEN: token,
+        SAM_SIDECAR_REDIS_URL: redisUrl,
+        SAM_SIDECAR_QUEUE: `sam-odoo-real-${tag}`,
+        SAM_BACKUP_DIR: backups,
+        SAM_ODOO_DB_URL: u.toString(),
+        SAM_ODOO_FILESTORE: join(work, 'data', 'filestore', db),
+      });
+      const log = createLogger('silent');
+      const jobs = startJobs(cfg, log);
+      const http = await new Promise<HttpServer>((ok) => {
+        const s = createApp(cfg, jobs, log).listen(0, '127.0.0.1', () => ok(s));
+      });
+      const sidecarUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      const page = await (browser as Browser).newPage({
+        viewport: { width: 1440, height: 1000 },
+        acceptDownloads: true,
+      });
+      page.setDefaultTimeout(60_000);
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
+      try {
+        await login(page, baseUrl);
+        let app = await openSettings(page, baseUrl);
+        // The sidecar, its token, and what a backup covers: the Odoo data of the bus module (a
+        // fresh Odoo has no SAM AI module; sam_backup itself is never backed up).
+        await app.locator('[name="sam_backup_sidecar_url"] input').fill(sidecarUrl);
+        await app.locator('[name="sam_backup_sidecar_token"] input').fill(token);
+        await app.locator('[name="sam_backup_components"] input').fill('odoo');
+        await app.locator('[name="sam_backup_modules"] input').fill('bus');
+        await Promise.all([page.waitForEvent('load'), page.locator('.o_form_button_save').click()]);
+        app = await openSettings(page, baseUrl);
+        await app.locator('.o_sam_backup_panel[data-loaded="yes"]').waitFor();
+
+        // Export: Odoo's model starts the job on the sidecar, the bar follows it through the orm.
+        await app.locator('.o_sam_backup_export').click();
+        const bar = app.locator('.o_sam_backup_progress');
+        await bar.waitFor();
+        const ended = app.locator(
+          '.o_sam_backup_progress[data-state="completed"], .o_sam_backup_progress[data-state="failed"]',
+        );
+        await ended.waitFor({ timeout: 180_000 });
+        expect(await bar.getAttribute('data-state'), (await bar.textContent()) ?? '').toBe('completed');
+        const row = app.locator('.o_sam_backup_history tr[data-kind="export"][data-state="completed"]');
+        await row.waitFor();
+        await page.screenshot({ path: join(SHOTS, `${prefix}-export-done.png`) });
+
+        // Download through the addon's streaming route: the very bundle, and it verifies.
+        const link = row.locator('a.o_sam_backup_download');
+        const name = ((await link.textContent()) ?? '').trim();
+        const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+        const file = join(work, 'downloaded.zip');
+        await download.saveAs(file);
+        const verified = await verifyBundle(file);
+        expect(verified.ok, JSON.stringify(verified.problems)).toBe(true);
+        expect(sha256(file)).toBe(sha256(join(backups, name)));
+
+        // Upload it back through the addon's chunk routes (CSRF token, the lifted size limit).
+        const upload = join(work, 'uploaded-through-odoo.zip');
+        await copyFile(file, upload);
+        await app.locator('.o_sam_backup_import').click();
+        const dialog = page.locator('.o_sam_backup_dialog');
+        await dialog.locator('.o_sam_backup_file').setInputFiles(upload);
+        await dialog.locator('.o_sam_backup_upload').click();
+        await page.waitForSelector('.o_sam_backup_dialog[data-step="preview"]', { timeout: 180_000 });
+        expect(sha256(join(backups, 'uploaded-through-odoo.zip'))).toBe(sha256(upload));
+        expect(
+          await dialog.locator('.o_sam_backup_report_table tr[data-store="Odoo"]').count(),
+        ).toBeGreaterThan(0);
+        await page.screenshot({ path: join(SHOTS, `${prefix}-restore-preview.png`) });
+
+        // Restore it, confirmed by its name: verified and committed, in the running Odoo.
+        await dialog.locator('.o_sam_backup_confirm').fill('uploaded-through-odoo.zip');
+        await dialog.locator('.o_sam_backup_restore').click();
+        await page.waitForSelector('.o_sam_backup_dialog[data-step="done"]', { timeout: 240_000 });
+        await page.screenshot({ path: join(SHOTS, `${prefix}-restore-done.png`) });
+        const result = dialog.locator('.o_sam_backup_restore_result');
+        expect(await result.getAttribute('class'), (await result.textContent()) ?? '').toContain(
+          'alert-success',
+        );
+        expect(await dialog.locator('.o_sam_backup_verification li').first().textContent()).toMatch(
+          /Odoo: (\d+) of \1 tables verified after the restore, committed/,
+        );
+        // The job history survived the restore (sam_backup is not in the bundle).
+        await dialog.locator('.o_sam_backup_dialog_done').click();
+        await app.locator('.o_sam_backup_history tr[data-kind="restore"][data-state="completed"]').waitFor();
+        expect(await app.locator('.o_sam_backup_history tr[data-kind="export"]').count()).toBe(1);
+        expect(pageErrors).toEqual([]);
+        expect(await page.locator('.o_error_dialog, .o_dialog_error').count()).toBe(0);
+      } catch (error) {
+        await page.screenshot({ path: join(SHOTS, `${prefix}-chain-failure.png`) }).catch(() => undefined);
+        throw error;
+      } finally {
+        await page.close();
+        http.close();
+        await jobs.close(true);
+      }
+    }, 600_000);
 
     it('uninstalls (button_immediate_uninstall): its table and views are gone', async () => {
       await browser?.close();

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import re
-import tempfile
 import urllib.parse
 
 from werkzeug.exceptions import Forbidden
@@ -25,12 +24,12 @@ from ..models.sidecar import SidecarClient, SidecarError
 
 _logger = logging.getLogger(__name__)
 
-#: The upload chunk size the browser should use. The chunk route lifts Odoo's
-#: request size limit (see ``max_content_length`` below), so larger chunks work
-#: too, but 8 MiB stays under any proxy's usual limit and keeps requests short.
+#: The upload chunk size the browser uses: under Odoo's and any proxy's usual
+#: request limits, and small enough to hold in memory (the chunk route reads it
+#: whole: Odoo's request wrapper offers get_data(), not the raw stream).
 CHUNK_SIZE = 8 * 1024 * 1024
-#: Chunks are spooled to memory up to this size, then to a temporary file.
-SPOOL_SIZE = CHUNK_SIZE
+#: The largest chunk request the route takes (it is read whole into memory).
+MAX_CHUNK_REQUEST = 2 * CHUNK_SIZE
 #: Read size when copying request and response bodies.
 COPY_SIZE = 1024 * 1024
 
@@ -127,10 +126,11 @@ class SamBackupController(http.Controller):
         auth="user",
         methods=["PUT", "POST"],
         csrf=True,
-        # Lifts Odoo's default request size limit (128 MiB) for this route, the
-        # way /web/database/restore does: the route's max_content_length is
-        # applied by the dispatcher's pre_dispatch on 17, 18 and 19.
-        max_content_length=None,
+        # A chunk is read whole (Odoo's request wrapper offers get_data(), not
+        # the raw stream): the route's limit bounds the memory one request may
+        # take. The dispatcher applies a route's max_content_length on 17, 18
+        # and 19; a larger body is refused with 413.
+        max_content_length=MAX_CHUNK_REQUEST,
     )
     def upload_chunk(self, upload_id, number, **kwargs):
         """Raw body: the chunk, with the browser's SHA-256 in ``X-Chunk-Sha256`` (optional: the
@@ -139,30 +139,21 @@ class SamBackupController(http.Controller):
         self._check_system()
         try:
             self._check_upload_id(upload_id)
-            digest = hashlib.sha256()
-            length = 0
-            stream = request.httprequest.stream
-            with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
-                while True:
-                    block = stream.read(COPY_SIZE)
-                    if not block:
-                        break
-                    digest.update(block)
-                    spool.write(block)
-                    length += len(block)
-                if not length:
-                    raise UserError("The chunk is empty.")
-                sent = request.httprequest.headers.get("X-Chunk-Sha256")
-                if sent and sent.strip().lower() != digest.hexdigest():
-                    # The browser's hash of what it sent: refused, the browser sends it again.
-                    raise UserError(
-                        f"Chunk {number} arrived damaged (SHA-256 {digest.hexdigest()}, "
-                        f"expected {sent.strip().lower()}): send it again."
-                    )
-                spool.seek(0)
-                SidecarClient(request.env).put_chunk(
-                    upload_id, number, spool, length, digest.hexdigest()
+            data = request.httprequest.get_data(cache=False)
+            length = len(data)
+            digest = hashlib.sha256(data)
+            if not length:
+                raise UserError("The chunk is empty.")
+            sent = request.httprequest.headers.get("X-Chunk-Sha256")
+            if sent and sent.strip().lower() != digest.hexdigest():
+                # The browser's hash of what it sent: refused, the browser sends it again.
+                raise UserError(
+                    f"Chunk {number} arrived damaged (SHA-256 {digest.hexdigest()}, "
+                    f"expected {sent.strip().lower()}): send it again."
                 )
+            SidecarClient(request.env).put_chunk(
+                upload_id, number, data, length, digest.hexdigest()
+            )
         except UserError as error:
             return self._error(error)
         return self._json({"chunk": number, "bytes": length, "sha256": digest.hexdigest()})
