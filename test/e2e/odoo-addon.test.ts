@@ -69,6 +69,29 @@ describe('odoo_addon/sam_backup (static checks)', () => {
     expect(cron).not.toMatch(/<field name="(numbercall|doall)"/);
   });
 
+  it("uses only what Odoo's request wrapper exposes (request.httprequest is not werkzeug's Request)", async () => {
+    // Odoo 17, 18 and 19 wrap werkzeug's request and pass through a fixed set of its attributes
+    // (odoo/http.py, HTTPREQUEST_ATTRIBUTES); anything else — the raw `stream` among them — is an
+    // AttributeError at run time, which only a real Odoo would show.
+    const exposed = new Set(
+      (
+        'accept_charsets accept_languages accept_mimetypes access_route args authorization base_url charset ' +
+        'content_encoding content_length content_md5 content_type cookies data date encoding_errors files form ' +
+        'full_path get_data get_json headers host host_url if_match if_modified_since if_none_match if_range ' +
+        'if_unmodified_since is_json is_secure json max_content_length method mimetype mimetype_params origin ' +
+        'path pragma query_string range referrer remote_addr remote_user root_path root_url scheme script_root ' +
+        'server session trusted_hosts url url_charset url_root user_agent values environ'
+      ).split(' '),
+    );
+    const uses: string[] = [];
+    for (const f of await files('.py')) {
+      for (const [, attr] of (await readFile(f, 'utf8')).matchAll(/httprequest\.(\w+)/g))
+        uses.push(attr as string);
+    }
+    expect(uses.length).toBeGreaterThan(0);
+    expect(uses.filter((a) => !exposed.has(a))).toEqual([]);
+  });
+
   it('requires a logged-in administrator on every HTTP route', async () => {
     const src = await readFile(join(addon, 'controllers', 'main.py'), 'utf8');
     const routes = src.match(/@http\.route\([^)]*\)/gs) ?? [];
