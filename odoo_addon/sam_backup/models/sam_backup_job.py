@@ -246,6 +246,10 @@ class SamBackupJob(models.Model):
             "log": "\n".join(str(line) for line in (data.get("log") or [])[-LOG_LINES:]) or False,
             "finished_at": _parse_datetime(data.get("finishedAt")),
         }
+        if state == "completed" and data.get("result") is None:
+            # Every finished job has a result; a "completed" without one was read mid-way
+            # (an older sidecar): keep the job running so the next read gets the result.
+            state = None
         if state in dict(STATES):
             values["state"] = state
         if state == "completed":

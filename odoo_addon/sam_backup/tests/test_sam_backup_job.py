@@ -123,6 +123,16 @@ class TestSamBackupJob(TransactionCase):
         with self.assertRaises(AccessError):
             self.Job.with_user(self.employee).get_history()
 
+    def test_completed_without_result_stays_running(self):
+        job = self.Job.create({"kind": "export", "sidecar_job_id": "9", "state": "active"})
+        values = job._values_from_sidecar({"state": "completed", "result": None, "progress": {}})
+        self.assertNotIn("state", values)
+        values = job._values_from_sidecar(
+            {"state": "completed", "result": {"bundle": "b.zip"}, "progress": {}}
+        )
+        self.assertEqual(values["state"], "completed")
+        self.assertEqual(values["bundle_name"], "b.zip")
+
     def test_sidecar_error_message(self):
         error = SidecarError("x", status=401)
         self.assertEqual(error.status, 401)

@@ -77,7 +77,7 @@ export function createApp(cfg: SidecarConfig, jobs: JobSystem, log: Logger): Exp
   });
   app.get('/jobs', async (_req, res) => {
     const list = await jobs.queue.getJobs(['active', 'waiting', 'delayed', 'completed', 'failed'], 0, 99);
-    res.json(await Promise.all(list.filter(Boolean).map((j) => describeJob(j as Job<JobData>))));
+    res.json(await Promise.all(list.filter(Boolean).map((j) => describeJob(j as Job<JobData>, jobs.queue))));
   });
   const jobOr404 = async (id: string): Promise<Job<JobData>> => {
     const job = await jobs.queue.getJob(id);
@@ -85,7 +85,7 @@ export function createApp(cfg: SidecarConfig, jobs: JobSystem, log: Logger): Exp
     return job;
   };
   app.get('/jobs/:id', async (req, res) => {
-    res.json(await describeJob(await jobOr404(req.params.id as string)));
+    res.json(await describeJob(await jobOr404(req.params.id as string), jobs.queue));
   });
   app.delete('/jobs/:id', async (req, res) => {
     const job = await jobOr404(req.params.id as string);

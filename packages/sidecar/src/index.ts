@@ -6,6 +6,7 @@ export { createApp } from './app.js';
 export { ConfigError, configuredComponents, loadConfig, type SidecarConfig } from './config.js';
 export {
   addJob,
+  describeJob,
   type JobData,
   type JobProgress,
   JobRequest,

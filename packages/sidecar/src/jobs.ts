@@ -386,8 +386,17 @@ export async function addJob(
 }
 
 /** A job as the API shows it. */
-export async function describeJob(job: Job<JobData>): Promise<Record<string, unknown>> {
+export async function describeJob(
+  read: Job<JobData>,
+  queue?: Queue<JobData>,
+): Promise<Record<string, unknown>> {
+  let job = read;
   const state = await job.getState();
+  // The job was read, then its state: if it finished in between, the job as read has no result
+  // yet while its state says it is done — a caller (Odoo's model) would then record a completed
+  // export without its bundle, and never ask again. Read it again so the two agree.
+  if ((state === 'completed' || state === 'failed') && !job.finishedOn && queue)
+    job = ((await queue.getJob(String(job.id))) as Job<JobData> | undefined) ?? job;
   const progress = (typeof job.progress === 'object' ? job.progress : null) as JobProgress | null;
   return {
     id: job.id,

@@ -16,12 +16,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyBundle } from '@sam-backup/bundle';
 import { createFixture, createVectorFixture, dropFixture } from '@sam-backup/fixtures';
-import { Queue } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createApp,
   createLogger,
+  describeJob,
+  type JobData,
   type JobSystem,
   loadConfig,
   type SidecarConfig,
@@ -244,6 +246,25 @@ describe('sidecar API', () => {
     expect(names).toContain('uploaded_copy.zip');
     expect(existsSync(join(root, 'backups', '.uploads', id))).toBe(false);
   }, 60_000);
+
+  it('describes a job read while running and finished since with its result, never "completed" without one', async () => {
+    const id = await startJob({ type: 'export', options: { components: ['odoo'] } });
+    let stale: Job<JobData> | undefined;
+    for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      stale = (await jobs.queue.getJob(id)) as Job<JobData> | undefined;
+      if (stale?.processedOn) break;
+    }
+    expect(stale?.processedOn, 'the export started').toBeTruthy();
+    expect(stale?.finishedOn).toBeFalsy();
+    await follow(id);
+    // The job object is the one read while it ran; its state now says completed.
+    const view = (await describeJob(stale as Job<JobData>, jobs.queue)) as {
+      state: string;
+      result: { bundle?: string };
+    };
+    expect(view.state).toBe('completed');
+    expect(view.result?.bundle).toMatch(/\.zip$/);
+  });
 
   it('cancels a running export: it stops, and no bundle is left of it', async () => {
     const before = (await readdir(join(root, 'backups'))).filter((n) => n.endsWith('.zip')).sort();
