@@ -44,6 +44,21 @@ export function odooProgress(
     });
 }
 
+/** The bundle check's progress events as the engine's (a restore's first step, a verify job). */
+export function verifyProgress(
+  progress: (p: EngineProgress) => void,
+): (p: { entry: string; bytesDone: number; bytesTotal: number }) => void {
+  return (p) =>
+    progress({
+      component: 'bundle',
+      phase: 'verify',
+      item: p.entry,
+      done: p.bytesDone,
+      total: p.bytesTotal,
+      unit: 'bytes',
+    });
+}
+
 export interface ExportInstallationOptions {
   components: readonly Component[];
   backupDir: string;

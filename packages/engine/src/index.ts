@@ -13,6 +13,7 @@ export {
   type ExportInstallationOptions,
   type ExportInstallationResult,
   exportInstallation,
+  verifyProgress,
 } from './export.js';
 export {
   JOURNAL_FILE,

@@ -35,6 +35,7 @@ import {
   type ExportInstallationOptions,
   exportInstallation,
   odooProgress,
+  verifyProgress,
 } from './export.js';
 import { Journal, lockRestore, type RecoveryReport, recoverSwitch } from './journal.js';
 import { estimateExport } from './preflight.js';
@@ -151,17 +152,7 @@ async function restoreLocked(
     if (r.found) report.recovery = r;
   }
 
-  const check = await verifyBundle(opts.bundlePath, {
-    onProgress: (p) =>
-      progress({
-        component: 'bundle',
-        phase: 'verify',
-        item: p.entry,
-        done: p.bytesDone,
-        total: p.bytesTotal,
-        unit: 'bytes',
-      }),
-  });
+  const check = await verifyBundle(opts.bundlePath, { onProgress: verifyProgress(progress) });
   if (!check.ok) throw new BundleDamagedError(opts.bundlePath, check.problems);
   const bundle = await openBundle(opts.bundlePath);
   let graph: PreparedGraphRestore | null = null;

@@ -26,6 +26,7 @@ import {
   exportInstallation,
   recoverSwitch,
   restoreInstallation,
+  verifyProgress,
 } from '@sam-backup/engine';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -266,17 +267,7 @@ export async function runJob(
       );
     const path = await bundlePath(cfg.SAM_BACKUP_DIR, name);
     if (data.type === 'verify') {
-      const r = await verifyBundle(path, {
-        onProgress: (p) =>
-          onProgress({
-            component: 'bundle',
-            phase: 'verify',
-            item: p.entry,
-            done: p.bytesDone,
-            total: p.bytesTotal,
-            unit: 'bytes',
-          }),
-      });
+      const r = await verifyBundle(path, { onProgress: verifyProgress(onProgress) });
       if (!r.ok)
         throw new UnrecoverableError(
           `bundle ${name} does not verify: ${r.problems.map((p) => `[${p.code}] ${p.message}`).join('; ')}`,

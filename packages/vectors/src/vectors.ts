@@ -310,14 +310,7 @@ async function prepareDirectory(
   const report = newReport('directory', s.path, expected.collections, nowCounts, opts.dryRun === true);
   const done = () => finished(report, started);
   if (opts.dryRun) {
-    return {
-      report: done(),
-      journal: null,
-      swap: refuse,
-      finish: refuse,
-      discard: async () => undefined,
-      undo: refuse,
-    };
+    return dryRunResult(done());
   }
   await mkdir(dirname(s.path), { recursive: true });
   // A restore killed while preparing leaves its folder behind: it was never live, remove it.
@@ -431,6 +424,18 @@ async function refuse(): Promise<never> {
   throw new Error('a dry run prepares nothing to switch');
 }
 
+/** What a dry run prepares: its report, and nothing to switch. */
+function dryRunResult(report: VectorRestoreReport): PreparedVectorRestore {
+  return {
+    report,
+    journal: null,
+    swap: refuse,
+    finish: refuse,
+    discard: async () => undefined,
+    undo: refuse,
+  };
+}
+
 function stampSuffix(now: Date): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '_');
 }
@@ -465,15 +470,7 @@ async function prepareServer(
   for (const c of liveCols) liveCounts.set(c.name, await http.count(c.id));
   const report = newReport('server', s.url, listed.collections, liveCounts, opts.dryRun === true);
   const done = () => finished(report, started);
-  if (opts.dryRun)
-    return {
-      report: done(),
-      journal: null,
-      swap: refuse,
-      finish: refuse,
-      discard: async () => undefined,
-      undo: refuse,
-    };
+  if (opts.dryRun) return dryRunResult(done());
 
   const suffix = stampSuffix(now);
   const staged: Array<{ c: ServerCollection; id: string; name: string }> = [];

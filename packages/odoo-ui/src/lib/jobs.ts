@@ -128,6 +128,14 @@ export interface RestoreInstallationReport {
   disk?: DiskNeed[];
 }
 
+/** How a job's kind is named to the user. */
+export const KIND_LABELS: Record<JobKind, string> = {
+  export: 'Export',
+  restore: 'Restore',
+  verify: 'Verification',
+  'dry-run': 'Dry run',
+};
+
 export function isRunning(state: JobState): boolean {
   return state === 'waiting' || state === 'active';
 }

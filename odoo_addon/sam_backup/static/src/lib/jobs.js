@@ -9,6 +9,13 @@ export const MODEL = 'sam.backup.job';
 export function diskShort(report) {
     return (report?.disk ?? []).filter((d) => d.fits === undefined ? d.freeBytes !== null && d.freeBytes < d.needBytes : d.fits === false);
 }
+/** How a job's kind is named to the user. */
+export const KIND_LABELS = {
+    export: 'Export',
+    restore: 'Restore',
+    verify: 'Verification',
+    'dry-run': 'Dry run',
+};
 export function isRunning(state) {
     return state === 'waiting' || state === 'active';
 }

@@ -11,16 +11,16 @@ import { _t } from '@web/core/l10n/translation';
 import { registry } from '@web/core/registry';
 import { type NotificationService, useService } from '@web/core/utils/hooks';
 import { formatBytes, formatDateTime, formatDuration } from '../../lib/format.js';
-import { downloadUrl, errorMessage, isRunning, type JobStatus, JobsApi } from '../../lib/jobs.js';
+import {
+  downloadUrl,
+  errorMessage,
+  isRunning,
+  type JobStatus,
+  JobsApi,
+  KIND_LABELS,
+} from '../../lib/jobs.js';
 import { SamBackupProgress } from '../progress_bar/progress_bar.js';
 import { SamBackupRestoreDialog } from '../restore_dialog/restore_dialog.js';
-
-const KIND_LABELS: Record<string, string> = {
-  export: 'Export',
-  restore: 'Restore',
-  verify: 'Verify',
-  'dry-run': 'Dry run',
-};
 
 interface State {
   jobs: JobStatus[];

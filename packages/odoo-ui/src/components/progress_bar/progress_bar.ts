@@ -9,14 +9,7 @@
 import { Component, onMounted, onWillStart, onWillUnmount, useState } from '@odoo/owl';
 import { useService } from '@web/core/utils/hooks';
 import { formatAmount, formatDuration, formatRate } from '../../lib/format.js';
-import { errorMessage, isRunning, type JobStatus, JobsApi } from '../../lib/jobs.js';
-
-const KIND_LABELS: Record<string, string> = {
-  export: 'Export',
-  restore: 'Restore',
-  verify: 'Verification',
-  'dry-run': 'Dry run',
-};
+import { errorMessage, isRunning, type JobStatus, JobsApi, KIND_LABELS } from '../../lib/jobs.js';
 
 interface Props {
   jobId: number;

@@ -11,15 +11,9 @@ import { _t } from '@web/core/l10n/translation';
 import { registry } from '@web/core/registry';
 import { useService } from '@web/core/utils/hooks';
 import { formatBytes, formatDateTime, formatDuration } from '../../lib/format.js';
-import { downloadUrl, errorMessage, isRunning, JobsApi } from '../../lib/jobs.js';
+import { downloadUrl, errorMessage, isRunning, JobsApi, KIND_LABELS, } from '../../lib/jobs.js';
 import { SamBackupProgress } from '../progress_bar/progress_bar.js';
 import { SamBackupRestoreDialog } from '../restore_dialog/restore_dialog.js';
-const KIND_LABELS = {
-    export: 'Export',
-    restore: 'Restore',
-    verify: 'Verify',
-    'dry-run': 'Dry run',
-};
 export class SamBackupPanel extends Component {
     static template = 'sam_backup.BackupPanel';
     static components = { SamBackupProgress, SamBackupRestoreDialog };

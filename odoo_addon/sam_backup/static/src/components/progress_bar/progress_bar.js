@@ -9,13 +9,7 @@
 import { Component, onMounted, onWillStart, onWillUnmount, useState } from '@odoo/owl';
 import { useService } from '@web/core/utils/hooks';
 import { formatAmount, formatDuration, formatRate } from '../../lib/format.js';
-import { errorMessage, isRunning, JobsApi } from '../../lib/jobs.js';
-const KIND_LABELS = {
-    export: 'Export',
-    restore: 'Restore',
-    verify: 'Verification',
-    'dry-run': 'Dry run',
-};
+import { errorMessage, isRunning, JobsApi, KIND_LABELS } from '../../lib/jobs.js';
 export class SamBackupProgress extends Component {
     static template = 'sam_backup.Progress';
     static props = {
